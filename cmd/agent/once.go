@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+
+	"github.com/multinic-agent/multinic-agent/internal/lock"
+)
+
+const onceSummary = "Reconcile once: apply this node's rows, verify, report netplan_success, then exit (0 all rows converged, 1 some row failed, 2 configuration or database error)"
+
+func runOnce(args []string, stdout, stderr io.Writer) int {
+	cfg, err := loadConfig("once", onceSummary, args, stderr)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "multinic-agent once: %v\n", err)
+		return 2
+	}
+	log := newLogger(cfg, stdout)
+	a, err := newAgent(cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "multinic-agent once: %v\n", err)
+		return 2
+	}
+	defer a.Close()
+	lk, err := lock.Acquire(cfg.Path(cfg.LockFile))
+	if err != nil {
+		fmt.Fprintf(stderr, "multinic-agent once: %v\n", err)
+		return 2
+	}
+	defer lk.Release()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	res, err := a.rec.Cycle(ctx)
+	if err != nil {
+		log.Error("reconcile failed", "error", err)
+		fmt.Fprintf(stderr, "multinic-agent once: %v\n", err)
+		return 2
+	}
+	log.Info("reconcile finished", "rows", len(res.Rows), "failed", res.Failed(), "changed", res.Changed,
+		"removed", res.Removed, "duration_ms", res.Duration.Milliseconds())
+	if res.Failed() > 0 {
+		return 1
+	}
+	return 0
+}

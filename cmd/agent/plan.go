@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/multinic-agent/multinic-agent/internal/plan"
+)
+
+const planSummary = "Print what a reconcile would change (files with a diff, link changes, netplan_success updates) and change nothing: exit 0 in sync, 2 changes pending, 1 error"
+
+func runPlan(args []string, stdout, stderr io.Writer) int {
+	cfg, err := loadConfig("plan", planSummary, args, stderr)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "multinic-agent plan: %v\n", err)
+		return 1
+	}
+	// The plan is the output; logs go to stderr.
+	a, err := newAgent(cfg, newLogger(cfg, stderr))
+	if err != nil {
+		fmt.Fprintf(stderr, "multinic-agent plan: %v\n", err)
+		return 1
+	}
+	defer a.Close()
+	p, err := a.rec.Plan(context.Background())
+	if err != nil {
+		fmt.Fprintf(stderr, "multinic-agent plan: %v\n", err)
+		return 1
+	}
+	printPlan(stdout, p)
+	if p.Pending() {
+		return 2
+	}
+	return 0
+}
+
+func printPlan(w io.Writer, p plan.Plan) {
+	if len(p.Ifaces) == 0 && len(p.Orphans) == 0 {
+		fmt.Fprintln(w, "No rows for this node and no interfaces to remove.")
+	}
+	for _, it := range p.Ifaces {
+		name := it.Want.Name
+		if name == "" {
+			name = "-"
+		}
+		fmt.Fprintf(w, "row %d  %s  %s", it.Row.ID, name, orDash(it.Want.MAC, it.Row.MAC))
+		if it.Link != nil && it.Link.Name != name {
+			fmt.Fprintf(w, "  (now %s)", it.Link.Name)
+		}
+		fmt.Fprintf(w, "  %s\n", it.State())
+		if it.Err != nil {
+			fmt.Fprintf(w, "  error: %v\n", it.Err)
+		}
+		printActions(w, it.Actions)
+		if want := it.WantSuccess(); want != it.Row.Success {
+			fmt.Fprintf(w, "  set netplan_success %d -> %d\n", b2i(it.Row.Success), b2i(want))
+		}
+	}
+	for _, o := range p.Orphans {
+		fmt.Fprintf(w, "orphan %s  %s", o.Name, orDash(o.MAC, ""))
+		switch {
+		case o.Kept != "":
+			fmt.Fprintf(w, "  kept: %s\n", o.Kept)
+			continue
+		case !o.Confirmed:
+			fmt.Fprintln(w, "  row absent from this read; removed if still absent from the next one")
+		default:
+			fmt.Fprintln(w, "  row absent from two reads; removed")
+		}
+		printActions(w, o.Actions)
+	}
+	if p.Pending() {
+		fmt.Fprintln(w, "Changes pending.")
+	} else {
+		fmt.Fprintln(w, "In sync: nothing to change.")
+	}
+}
+
+func printActions(w io.Writer, acts []plan.Action) {
+	for _, a := range acts {
+		fmt.Fprintf(w, "  %s", a)
+		if a.Drift != "" {
+			fmt.Fprintf(w, "  [drift: %s]", a.Drift)
+		}
+		fmt.Fprintln(w)
+		if a.Kind != plan.WriteFile && a.Kind != plan.DeleteFile {
+			continue
+		}
+		if a.Kind == plan.WriteFile && a.Old != nil && a.OldMode != a.Mode {
+			fmt.Fprintf(w, "    mode %04o -> %04o\n", a.OldMode, a.Mode)
+		}
+		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+			A: difflib.SplitLines(string(a.Old)), B: difflib.SplitLines(string(a.New)),
+			FromFile: "a" + a.Path, ToFile: "b" + a.Path, Context: 3,
+		})
+		for _, line := range strings.SplitAfter(strings.TrimRight(diff, "\n"), "\n") {
+			if line != "" {
+				fmt.Fprintf(w, "    %s", strings.TrimRight(line, "\n")+"\n")
+			}
+		}
+	}
+}
+
+func orDash(s, fallback string) string {
+	switch {
+	case s != "":
+		return s
+	case fallback != "":
+		return fallback
+	}
+	return "-"
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

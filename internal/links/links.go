@@ -1,0 +1,268 @@
+// Package links reads and changes the kernel's network links through
+// netlink. It never runs or parses ip(8).
+package links
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Link is the part of a kernel link the agent reads.
+type Link struct {
+	Index int
+	Name  string
+	MAC   string // lower case, colon separated; empty for links without one
+	MTU   int
+	// Up is the administrative state (IFF_UP), not the carrier.
+	Up   bool
+	Kind string
+	// Master is the index of the bond or bridge the link is a port of, or 0.
+	Master   int
+	Loopback bool
+	// Addrs are the addresses the agent manages: every address but link-local
+	// ones, sorted.
+	Addrs []netip.Prefix
+}
+
+// Handle is a netlink socket bound to one network namespace.
+type Handle struct {
+	nl *netlink.Handle
+}
+
+// Open returns a handle in the calling thread's network namespace.
+func Open() (*Handle, error) {
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return nil, fmt.Errorf("opening netlink socket: %w", err)
+	}
+	return &Handle{nl: h}, nil
+}
+
+// OpenNamespace returns a handle in the namespace at path (for example
+// /run/netns/NAME), without moving the calling thread.
+func OpenNamespace(path string) (*Handle, error) {
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening network namespace %s: %w", path, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return nil, fmt.Errorf("opening netlink socket in %s: %w", path, err)
+	}
+	return &Handle{nl: h}, nil
+}
+
+// Close releases the socket.
+func (h *Handle) Close() { h.nl.Close() }
+
+// retry repeats a netlink dump the kernel interrupted because the table
+// changed under it; the partial result of an interrupted dump is discarded.
+func retry[T any](f func() (T, error)) (T, error) {
+	var (
+		v   T
+		err error
+	)
+	for range 5 {
+		v, err = f()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return v, err
+		}
+	}
+	return v, fmt.Errorf("netlink dump kept being interrupted: %w", err)
+}
+
+// List returns every link with its managed addresses, sorted by index.
+func (h *Handle) List() ([]Link, error) {
+	nls, err := retry(h.nl.LinkList)
+	if err != nil {
+		return nil, fmt.Errorf("listing links: %w", err)
+	}
+	addrs, err := retry(func() ([]netlink.Addr, error) { return h.nl.AddrList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return nil, fmt.Errorf("listing addresses: %w", err)
+	}
+	byIndex := map[int][]netip.Prefix{}
+	for _, a := range addrs {
+		if p, ok := prefixOf(a); ok {
+			byIndex[a.LinkIndex] = append(byIndex[a.LinkIndex], p)
+		}
+	}
+	out := make([]Link, 0, len(nls))
+	for _, l := range nls {
+		a := l.Attrs()
+		link := Link{
+			Index:    a.Index,
+			Name:     a.Name,
+			MTU:      a.MTU,
+			Up:       a.Flags&net.FlagUp != 0,
+			Kind:     l.Type(),
+			Master:   a.MasterIndex,
+			Loopback: a.Flags&net.FlagLoopback != 0,
+			Addrs:    byIndex[a.Index],
+		}
+		if len(a.HardwareAddr) == 6 {
+			link.MAC = a.HardwareAddr.String()
+		}
+		sortPrefixes(link.Addrs)
+		out = append(out, link)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
+	return out, nil
+}
+
+func prefixOf(a netlink.Addr) (netip.Prefix, bool) {
+	if a.IPNet == nil {
+		return netip.Prefix{}, false
+	}
+	ip, ok := netip.AddrFromSlice(a.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ip = ip.Unmap()
+	if ip.IsLinkLocalUnicast() {
+		return netip.Prefix{}, false
+	}
+	ones, _ := a.Mask.Size()
+	return netip.PrefixFrom(ip, ones), true
+}
+
+func sortPrefixes(ps []netip.Prefix) {
+	sort.Slice(ps, func(i, j int) bool {
+		if c := ps[i].Addr().Compare(ps[j].Addr()); c != 0 {
+			return c < 0
+		}
+		return ps[i].Bits() < ps[j].Bits()
+	})
+}
+
+// DefaultRouteLinks returns the indexes of links that carry a default route
+// (IPv4 or IPv6, including multipath next hops) in any table.
+func (h *Handle) DefaultRouteLinks() (map[int]bool, error) {
+	out := map[int]bool{}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		routes, err := retry(func() ([]netlink.Route, error) {
+			return h.nl.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing routes: %w", err)
+		}
+		for _, r := range routes {
+			if r.Dst != nil {
+				if ones, _ := r.Dst.Mask.Size(); ones != 0 {
+					continue
+				}
+			}
+			if r.LinkIndex > 0 {
+				out[r.LinkIndex] = true
+			}
+			for _, nh := range r.MultiPath {
+				out[nh.LinkIndex] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// RouteLink returns the index of the link the kernel would use to reach ip.
+func (h *Handle) RouteLink(ip netip.Addr) (int, error) {
+	routes, err := h.nl.RouteGet(ip.AsSlice())
+	if err != nil {
+		return 0, fmt.Errorf("looking up the route to %s: %w", ip, err)
+	}
+	if len(routes) == 0 {
+		return 0, fmt.Errorf("no route to %s", ip)
+	}
+	return routes[0].LinkIndex, nil
+}
+
+func (h *Handle) link(index int) (netlink.Link, error) {
+	l, err := h.nl.LinkByIndex(index)
+	if err != nil {
+		return nil, fmt.Errorf("link %d: %w", index, err)
+	}
+	return l, nil
+}
+
+// Rename sets the link down and renames it. The caller brings it up.
+func (h *Handle) Rename(index int, name string) error {
+	l, err := h.link(index)
+	if err != nil {
+		return err
+	}
+	if err := h.nl.LinkSetDown(l); err != nil {
+		return fmt.Errorf("setting %s down to rename it: %w", l.Attrs().Name, err)
+	}
+	if err := h.nl.LinkSetName(l, name); err != nil {
+		return fmt.Errorf("renaming %s to %s: %w", l.Attrs().Name, name, err)
+	}
+	return nil
+}
+
+// SetMTU sets the link's MTU.
+func (h *Handle) SetMTU(index, mtu int) error {
+	l, err := h.link(index)
+	if err != nil {
+		return err
+	}
+	if err := h.nl.LinkSetMTU(l, mtu); err != nil {
+		return fmt.Errorf("setting MTU %d on %s: %w", mtu, l.Attrs().Name, err)
+	}
+	return nil
+}
+
+// SetUp sets the link administratively up or down.
+func (h *Handle) SetUp(index int, up bool) error {
+	l, err := h.link(index)
+	if err != nil {
+		return err
+	}
+	if up {
+		err = h.nl.LinkSetUp(l)
+	} else {
+		err = h.nl.LinkSetDown(l)
+	}
+	if err != nil {
+		return fmt.Errorf("setting %s up=%v: %w", l.Attrs().Name, up, err)
+	}
+	return nil
+}
+
+func nlAddr(p netip.Prefix) *netlink.Addr {
+	bits := 32
+	if p.Addr().Is6() {
+		bits = 128
+	}
+	return &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), bits)}}
+}
+
+// AddAddr adds an address to the link; one that is already there is not an error.
+func (h *Handle) AddAddr(index int, p netip.Prefix) error {
+	l, err := h.link(index)
+	if err != nil {
+		return err
+	}
+	if err := h.nl.AddrAdd(l, nlAddr(p)); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("adding %s to %s: %w", p, l.Attrs().Name, err)
+	}
+	return nil
+}
+
+// DelAddr removes an address from the link; one that is already gone is not an error.
+func (h *Handle) DelAddr(index int, p netip.Prefix) error {
+	l, err := h.link(index)
+	if err != nil {
+		return err
+	}
+	if err := h.nl.AddrDel(l, nlAddr(p)); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+		return fmt.Errorf("removing %s from %s: %w", p, l.Attrs().Name, err)
+	}
+	return nil
+}

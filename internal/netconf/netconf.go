@@ -1,0 +1,132 @@
+// Package netconf holds what every configuration backend shares: the
+// interface description they render from, the files they own and the
+// Backend interface the reconciler drives.
+package netconf
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// MaxInterfaces is the number of names multinic0..multinic9.
+const MaxInterfaces = 10
+
+// Marker starts the first line of every file the agent writes; a file
+// without it is never read as ours, rewritten or deleted.
+const Marker = "# Managed by multinic-agent"
+
+// Header is the first line of every owned file.
+func Header(rowID int64) string {
+	return fmt.Sprintf("%s (row %d). Local edits are overwritten; delete the row to remove this file.\n", Marker, rowID)
+}
+
+// Iface is one interface as the backends render it.
+type Iface struct {
+	RowID int64
+	Name  string // multinicN
+	MAC   string // lower case, colon separated
+	// Addr is the address with the subnet's prefix length; the zero value
+	// means no address.
+	Addr netip.Prefix
+	// MTU is 0 when the row leaves the MTU alone.
+	MTU int
+}
+
+// File is a file a backend wants on the node. Path is absolute on the node
+// (ROOT_DIR is added by whoever writes it).
+type File struct {
+	Path    string
+	Mode    fs.FileMode
+	Content []byte
+}
+
+// Owned is a file found on the node at one of the agent's paths.
+type Owned struct {
+	Path    string
+	Name    string // multinicN, from the path
+	Content []byte
+	Mode    fs.FileMode
+	// Iface is what the file describes; MAC is empty when it could not be
+	// parsed (Err says why).
+	Iface Iface
+	Err   error
+	// Foreign is set when the file lacks the marker: someone else's file at
+	// our path, which the agent must not touch.
+	Foreign bool
+}
+
+// Backend renders, parses and activates one family of configuration files.
+type Backend interface {
+	// Name is the NETWORK_BACKEND value (netplan, ifcfg, keyfile, networkd).
+	Name() string
+	// Render returns the files that make iface persistent.
+	Render(iface Iface) []File
+	// Owns reports whether path (absolute on the node) is one the backend
+	// writes, and for which interface name.
+	Owns(path string) (name string, ok bool)
+	// Dirs lists the directories holding those paths.
+	Dirs() []string
+	// Parse reads back a file the backend rendered.
+	Parse(path string, content []byte) (Iface, error)
+	// Activate makes the changed interfaces' files take effect (root is
+	// ROOT_DIR). It is called once per cycle, only when files changed.
+	Activate(ctx context.Context, root string, changed []string) error
+}
+
+// Scan reads every file under root at a path one of the backends owns.
+func Scan(root string, backends []Backend) ([]Owned, error) {
+	seen := map[string]bool{}
+	var out []Owned
+	for _, b := range backends {
+		for _, dir := range b.Dirs() {
+			entries, err := os.ReadDir(filepath.Join(root, dir))
+			if err != nil {
+				if os.IsNotExist(err) {
+					continue
+				}
+				return nil, fmt.Errorf("listing %s: %w", filepath.Join(root, dir), err)
+			}
+			for _, e := range entries {
+				p := filepath.Join(dir, e.Name())
+				name, ok := b.Owns(p)
+				if !ok || seen[p] || !e.Type().IsRegular() {
+					continue
+				}
+				seen[p] = true
+				o, err := read(root, p, b)
+				if err != nil {
+					return nil, err
+				}
+				o.Name = name
+				out = append(out, o)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+func read(root, p string, b Backend) (Owned, error) {
+	full := filepath.Join(root, p)
+	data, err := os.ReadFile(full)
+	if err != nil {
+		return Owned{}, fmt.Errorf("reading %s: %w", full, err)
+	}
+	st, err := os.Stat(full)
+	if err != nil {
+		return Owned{}, fmt.Errorf("reading %s: %w", full, err)
+	}
+	o := Owned{Path: p, Content: data, Mode: st.Mode().Perm()}
+	if !bytes.HasPrefix(data, []byte(Marker)) {
+		o.Foreign = true
+		return o, nil
+	}
+	o.Iface, o.Err = b.Parse(p, data)
+	return o, nil
+}

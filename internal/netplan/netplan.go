@@ -1,0 +1,167 @@
+// Package netplan renders and reads the agent's netplan files
+// (/etc/netplan/9N-multinicN.yaml) and activates them.
+package netplan
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/multinic-agent/multinic-agent/internal/netconf"
+)
+
+// Dir holds netplan's configuration.
+const Dir = "/etc/netplan"
+
+var pathRE = regexp.MustCompile(`^/etc/netplan/9([0-9])-multinic([0-9])\.yaml$`)
+
+// Backend is the netplan backend (Ubuntu 18.04 and later).
+type Backend struct{}
+
+// Name implements netconf.Backend.
+func (Backend) Name() string { return "netplan" }
+
+// Dirs implements netconf.Backend.
+func (Backend) Dirs() []string { return []string{Dir} }
+
+// Owns implements netconf.Backend: 9N-multinicN.yaml, both digits equal.
+func (Backend) Owns(path string) (string, bool) {
+	m := pathRE.FindStringSubmatch(path)
+	if m == nil || m[1] != m[2] {
+		return "", false
+	}
+	return "multinic" + m[2], true
+}
+
+// Path returns the file of interface multinicN.
+func Path(name string) string {
+	n := strings.TrimPrefix(name, "multinic")
+	return fmt.Sprintf("%s/9%s-%s.yaml", Dir, n, name)
+}
+
+// Render implements netconf.Backend.
+func (Backend) Render(i netconf.Iface) []netconf.File {
+	var b bytes.Buffer
+	b.WriteString(netconf.Header(i.RowID))
+	fmt.Fprintf(&b, "network:\n  version: 2\n  ethernets:\n    %s:\n", i.Name)
+	fmt.Fprintf(&b, "      match:\n        macaddress: %q\n", i.MAC)
+	fmt.Fprintf(&b, "      set-name: %s\n", i.Name)
+	b.WriteString("      dhcp4: false\n      dhcp6: false\n")
+	if i.Addr.IsValid() {
+		fmt.Fprintf(&b, "      addresses:\n        - %q\n", i.Addr.String())
+	}
+	if i.MTU > 0 {
+		fmt.Fprintf(&b, "      mtu: %d\n", i.MTU)
+	}
+	// A secondary NIC without carrier must not hold up boot in
+	// systemd-networkd-wait-online.
+	b.WriteString("      optional: true\n")
+	return []netconf.File{{Path: Path(i.Name), Mode: 0o600, Content: b.Bytes()}}
+}
+
+type document struct {
+	Network struct {
+		Version   int                 `yaml:"version"`
+		Ethernets map[string]ethernet `yaml:"ethernets"`
+	} `yaml:"network"`
+}
+
+type ethernet struct {
+	Match struct {
+		MACAddress string `yaml:"macaddress"`
+	} `yaml:"match"`
+	SetName   string   `yaml:"set-name"`
+	Addresses []string `yaml:"addresses"`
+	MTU       string   `yaml:"mtu"`
+}
+
+// Parse implements netconf.Backend.
+func (Backend) Parse(path string, content []byte) (netconf.Iface, error) {
+	name, ok := Backend{}.Owns(path)
+	if !ok {
+		return netconf.Iface{}, fmt.Errorf("%s is not a multinic-agent netplan file", path)
+	}
+	i := netconf.Iface{Name: name}
+	var err error
+	if i.RowID, err = netconf.HeaderRow(content); err != nil {
+		return i, err
+	}
+	var doc document
+	if err := yaml.Unmarshal(content, &doc); err != nil {
+		return i, fmt.Errorf("%s: %w", path, err)
+	}
+	eth, ok := doc.Network.Ethernets[name]
+	if !ok || len(doc.Network.Ethernets) != 1 {
+		return i, fmt.Errorf("%s: expected exactly one ethernet, %s", path, name)
+	}
+	if eth.SetName != name {
+		return i, fmt.Errorf("%s: set-name is %q, expected %s", path, eth.SetName, name)
+	}
+	if i.MAC, err = netconf.NormalMAC(eth.Match.MACAddress); err != nil {
+		return i, fmt.Errorf("%s: match.macaddress: %w", path, err)
+	}
+	switch len(eth.Addresses) {
+	case 0:
+	case 1:
+		if i.Addr, err = netconf.ParsePrefix(eth.Addresses[0]); err != nil {
+			return i, fmt.Errorf("%s: addresses: %w", path, err)
+		}
+	default:
+		return i, fmt.Errorf("%s: more than one address", path)
+	}
+	if eth.MTU != "" {
+		if i.MTU, err = netconf.ParseMTU(eth.MTU); err != nil {
+			return i, fmt.Errorf("%s: mtu: %w", path, err)
+		}
+	}
+	return i, nil
+}
+
+// Activate runs `netplan generate` once for the batch, then asks
+// systemd-networkd to reload (only on the real root, where networkd reads
+// the generated files).
+func (Backend) Activate(ctx context.Context, root string, changed []string) error {
+	if _, err := exec.LookPath("netplan"); err != nil {
+		return nil
+	}
+	if err := netconf.Run(ctx, "netplan", "generate", "--root-dir", root); err != nil {
+		return err
+	}
+	if root != "/" || !networkdRunning() {
+		return nil
+	}
+	if v := networkdVersion(ctx); v > 0 && v < 244 {
+		// networkctl reload appeared in systemd 244.
+		return netconf.Run(ctx, "netplan", "apply")
+	}
+	return netconf.Run(ctx, "networkctl", "reload")
+}
+
+func networkdRunning() bool {
+	if _, err := exec.LookPath("networkctl"); err != nil {
+		return false
+	}
+	_, err := os.Stat("/run/systemd/netif/state")
+	return err == nil
+}
+
+func networkdVersion(ctx context.Context) int {
+	out, err := exec.CommandContext(ctx, "networkctl", "--version").Output()
+	if err != nil {
+		return 0
+	}
+	// "systemd 252 (252.39-1~deb12u2)"
+	f := strings.Fields(string(out))
+	if len(f) < 2 {
+		return 0
+	}
+	v, _ := strconv.Atoi(f[1])
+	return v
+}

@@ -1,0 +1,497 @@
+// Package plan decides what a reconcile changes. Build is a pure function
+// of the rows, the live links and the owned files: it reads and writes
+// nothing, so every decision can be printed (`multinic-agent plan`) and
+// tested without a kernel or a database.
+package plan
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/multinic-agent/multinic-agent/internal/links"
+	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/store"
+)
+
+// Kind is what an action does.
+type Kind int
+
+// Actions, in the order they are applied for one interface.
+const (
+	WriteFile Kind = iota
+	DeleteFile
+	Rename
+	SetMTU
+	DelAddr
+	AddAddr
+	SetUp
+	SetDown
+)
+
+// Action is one change to a file or a link.
+type Action struct {
+	Kind Kind
+	// Drift names what was found different on an interface that had been
+	// configured (file, name, mtu, address, state); empty otherwise.
+	Drift string
+	Path  string // WriteFile, DeleteFile: path on the node
+	Old   []byte // previous content; nil when the file did not exist
+	New   []byte
+	Mode  fs.FileMode // WriteFile: mode to write
+	// OldMode is the previous file's mode, for restoring it.
+	OldMode     fs.FileMode
+	From, To    string // Rename
+	OldMTU, MTU int    // SetMTU
+	Addr        netip.Prefix
+}
+
+func (a Action) String() string {
+	switch a.Kind {
+	case WriteFile:
+		if a.Old == nil {
+			return "create " + a.Path
+		}
+		return "rewrite " + a.Path
+	case DeleteFile:
+		return "delete " + a.Path
+	case Rename:
+		return fmt.Sprintf("rename %s -> %s", a.From, a.To)
+	case SetMTU:
+		return fmt.Sprintf("set mtu %d -> %d", a.OldMTU, a.MTU)
+	case DelAddr:
+		return "remove address " + a.Addr.String()
+	case AddAddr:
+		return "add address " + a.Addr.String()
+	case SetUp:
+		return "set link up"
+	case SetDown:
+		return "set link down"
+	}
+	return "unknown action"
+}
+
+// Touches reports whether the action changes the kernel (not only files).
+func (a Action) Touches() bool { return a.Kind >= Rename }
+
+// Interface states, as status and health report them.
+const (
+	StateConfigured = "configured"
+	StatePending    = "pending"
+	StateFailed     = "failed"
+	StateDrifted    = "drifted"
+	StateMissing    = "nic-missing"
+)
+
+// Iface is the plan for one row.
+type Iface struct {
+	Row  store.Row
+	Want netconf.Iface
+	// Link is the NIC carrying the row's MAC, nil when there is none.
+	Link *links.Link
+	// Err is why nothing is done for the row (bad data, unsafe link).
+	Err     error
+	Actions []Action
+}
+
+// State is the row's state before the plan is applied.
+func (i Iface) State() string {
+	switch {
+	case i.Err != nil:
+		return StateFailed
+	case i.Link == nil:
+		return StateMissing
+	case len(i.Actions) == 0:
+		return StateConfigured
+	case i.Row.Success:
+		return StateDrifted
+	}
+	return StatePending
+}
+
+// WantSuccess is the netplan_success the row should hold if the plan is
+// applied without error.
+func (i Iface) WantSuccess() bool { return i.Err == nil && i.Link != nil }
+
+// Orphan is an owned interface whose MAC is in no row.
+type Orphan struct {
+	Name  string
+	MAC   string // empty when the file could not be parsed
+	Files []netconf.Owned
+	Link  *links.Link
+	// Confirmed is set when the row was also absent from the previous
+	// successful read: only then are the actions applied.
+	Confirmed bool
+	// Kept says why an orphan is left alone (its link is protected).
+	Kept    string
+	Actions []Action
+}
+
+// Plan is everything one reconcile would change.
+type Plan struct {
+	Ifaces  []Iface
+	Orphans []Orphan
+	// Absent lists the orphan file paths of this read; pass it as the next
+	// Build's PrevAbsent once this read is known to be good.
+	Absent []string
+}
+
+// Input is what Build decides from.
+type Input struct {
+	Rows  []store.Row
+	Links []links.Link
+	Files []netconf.Owned
+	// Protected maps link indexes that must never be changed to the reason.
+	Protected map[int]string
+	Backend   netconf.Backend
+	// PrevAbsent holds the orphan paths of the previous successful read.
+	PrevAbsent map[string]bool
+}
+
+// Pending reports whether applying p would change anything: a file, a
+// link, or a row's netplan_success.
+func (p Plan) Pending() bool {
+	for _, i := range p.Ifaces {
+		if len(i.Actions) > 0 || i.WantSuccess() != i.Row.Success {
+			return true
+		}
+	}
+	for _, o := range p.Orphans {
+		if o.Kept == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// copyable MAC holders: links of these kinds take a MAC from another link,
+// so they are never the NIC a row means.
+var derivedKinds = map[string]bool{
+	"bridge": true, "bond": true, "team": true, "vlan": true,
+	"macvlan": true, "macvtap": true, "ipvlan": true, "ipvtap": true,
+}
+
+// Build decides what to change. It does no I/O.
+func Build(in Input) Plan {
+	var p Plan
+	rows := append([]store.Row(nil), in.Rows...)
+	sort.Slice(rows, func(a, b int) bool { return rows[a].ID < rows[b].ID })
+
+	byMAC := map[string][]*links.Link{}
+	linkByName := map[string]*links.Link{}
+	for k := range in.Links {
+		l := &in.Links[k]
+		linkByName[l.Name] = l
+		if l.MAC != "" && !derivedKinds[l.Kind] {
+			byMAC[l.MAC] = append(byMAC[l.MAC], l)
+		}
+	}
+	filesByPath := map[string]netconf.Owned{}
+	for _, f := range in.Files {
+		filesByPath[f.Path] = f
+	}
+
+	// Validate every row; remember every MAC that has a row, valid or not,
+	// so that a row with a bad address never gets its NIC's files removed.
+	p.Ifaces = make([]Iface, len(rows))
+	rowMACs := map[string]bool{}
+	macRows := map[string][]int{}
+	addrRows := map[netip.Addr][]int{}
+	for k, r := range rows {
+		it := &p.Ifaces[k]
+		it.Row = r
+		it.Want, it.Err = validate(r)
+		if it.Want.MAC != "" {
+			rowMACs[it.Want.MAC] = true
+		}
+		if k >= netconf.MaxInterfaces && it.Err == nil {
+			it.Err = fmt.Errorf("row %d: this node has %d rows and at most %d are configured (lowest ids first)", r.ID, len(rows), netconf.MaxInterfaces)
+		}
+		if it.Err == nil {
+			macRows[it.Want.MAC] = append(macRows[it.Want.MAC], k)
+			if it.Want.Addr.IsValid() {
+				addrRows[it.Want.Addr.Addr()] = append(addrRows[it.Want.Addr.Addr()], k)
+			}
+		}
+	}
+	markDuplicates(p.Ifaces, macRows, "macaddress")
+	markDuplicates(p.Ifaces, addrRows, "address")
+
+	// Find each row's NIC and refuse unsafe ones.
+	addrOwner := map[netip.Addr]*links.Link{}
+	for k := range in.Links {
+		for _, a := range in.Links[k].Addrs {
+			addrOwner[a.Addr()] = &in.Links[k]
+		}
+	}
+	for k := range p.Ifaces {
+		it := &p.Ifaces[k]
+		if it.Err != nil {
+			continue
+		}
+		cands := byMAC[it.Want.MAC]
+		switch {
+		case len(cands) == 0:
+			continue
+		case len(cands) > 1:
+			it.Err = fmt.Errorf("row %d: several links carry MAC %s (%s); refusing to guess", it.Row.ID, it.Want.MAC, names(cands))
+			continue
+		}
+		l := cands[0]
+		it.Link = l
+		if why, ok := in.Protected[l.Index]; ok {
+			it.Err = fmt.Errorf("row %d: link %s (MAC %s) %s; it is never changed", it.Row.ID, l.Name, l.MAC, why)
+			continue
+		}
+		if l.Master != 0 {
+			it.Err = fmt.Errorf("row %d: link %s (MAC %s) is a port of another link (index %d); it is never changed", it.Row.ID, l.Name, l.MAC, l.Master)
+			continue
+		}
+		if it.Want.Addr.IsValid() {
+			if o := addrOwner[it.Want.Addr.Addr()]; o != nil && o.Index != l.Index {
+				it.Err = fmt.Errorf("row %d: address %s is already on link %s", it.Row.ID, it.Want.Addr.Addr(), o.Name)
+			}
+		}
+	}
+
+	assignNames(p.Ifaces, in.Links, in.Files)
+
+	// Decide each row's actions.
+	rendered := map[string]bool{}
+	for k := range p.Ifaces {
+		it := &p.Ifaces[k]
+		if it.Want.Name == "" {
+			continue
+		}
+		for _, f := range in.Backend.Render(it.Want) {
+			rendered[f.Path] = true
+		}
+		if it.Err != nil || it.Link == nil {
+			continue
+		}
+		it.Actions, it.Err = ifaceActions(it, in.Backend, in.Files, filesByPath)
+		if it.Err != nil {
+			it.Actions = nil
+		}
+	}
+
+	p.Orphans, p.Absent = orphans(in, rowMACs, rendered, byMAC)
+	return p
+}
+
+func names(ls []*links.Link) string {
+	var s []string
+	for _, l := range ls {
+		s = append(s, l.Name)
+	}
+	return strings.Join(s, ", ")
+}
+
+func markDuplicates[K comparable](ifaces []Iface, groups map[K][]int, field string) {
+	for key, idx := range groups {
+		if len(idx) < 2 {
+			continue
+		}
+		for _, k := range idx {
+			var others []string
+			for _, o := range idx {
+				if o != k {
+					others = append(others, strconv.FormatInt(ifaces[o].Row.ID, 10))
+				}
+			}
+			ifaces[k].Err = fmt.Errorf("row %d: %s %v is also in row %s of this node", ifaces[k].Row.ID, field, key, strings.Join(others, ", "))
+		}
+	}
+}
+
+// assignNames gives each row with a NIC (or with files) its stable name:
+// the multinicN name the NIC already has, else the name of an owned file
+// for its MAC, else the lowest free one.
+func assignNames(ifaces []Iface, ls []links.Link, files []netconf.Owned) {
+	taken := map[string]bool{}
+	for _, l := range ls {
+		taken[l.Name] = true
+	}
+	fileName := map[string]string{} // MAC -> lowest owned file name
+	for _, f := range files {
+		taken[f.Name] = true
+		if !f.Foreign && f.Err == nil && f.Iface.MAC != "" {
+			if cur, ok := fileName[f.Iface.MAC]; !ok || f.Name < cur {
+				fileName[f.Iface.MAC] = f.Name
+			}
+		}
+	}
+	claimed := map[string]bool{}
+	// 1: the NIC is already called multinicN.
+	for k := range ifaces {
+		it := &ifaces[k]
+		if it.Link != nil && isManagedName(it.Link.Name) {
+			it.Want.Name = it.Link.Name
+			claimed[it.Link.Name] = true
+		}
+	}
+	// 2: an owned file already names the MAC.
+	for k := range ifaces {
+		it := &ifaces[k]
+		if it.Want.Name != "" || it.Want.MAC == "" {
+			continue
+		}
+		if n, ok := fileName[it.Want.MAC]; ok && !claimed[n] && (it.Link == nil || !linkHolds(ls, n, it.Link)) {
+			it.Want.Name = n
+			claimed[n] = true
+		}
+	}
+	// 3: the lowest name nobody holds, for valid rows whose NIC is here.
+	for k := range ifaces {
+		it := &ifaces[k]
+		if it.Want.Name != "" || it.Err != nil || it.Link == nil {
+			continue
+		}
+		for n := 0; n < netconf.MaxInterfaces; n++ {
+			name := "multinic" + strconv.Itoa(n)
+			if !taken[name] && !claimed[name] {
+				it.Want.Name = name
+				claimed[name] = true
+				break
+			}
+		}
+		if it.Want.Name == "" {
+			it.Err = fmt.Errorf("row %d: no free name: multinic0..multinic%d are all held by other links or files", it.Row.ID, netconf.MaxInterfaces-1)
+		}
+	}
+}
+
+// linkHolds reports whether name is held by a live link other than own.
+func linkHolds(ls []links.Link, name string, own *links.Link) bool {
+	for _, l := range ls {
+		if l.Name == name && l.Index != own.Index {
+			return true
+		}
+	}
+	return false
+}
+
+func isManagedName(n string) bool {
+	return len(n) == len("multinic0") && strings.HasPrefix(n, "multinic") && n[8] >= '0' && n[8] <= '9'
+}
+
+func ifaceActions(it *Iface, b netconf.Backend, files []netconf.Owned, byPath map[string]netconf.Owned) ([]Action, error) {
+	var acts []Action
+	drift := func(kind string) string {
+		if it.Row.Success {
+			return kind
+		}
+		return ""
+	}
+	want := b.Render(it.Want)
+	wanted := map[string]bool{}
+	for _, f := range want {
+		wanted[f.Path] = true
+		cur, ok := byPath[f.Path]
+		if ok && cur.Foreign {
+			return nil, fmt.Errorf("row %d: %s exists but was not written by multinic-agent (no %q first line); move it away so the agent can manage %s", it.Row.ID, f.Path, netconf.Marker, it.Want.Name)
+		}
+		if ok && bytes.Equal(cur.Content, f.Content) && cur.Mode == f.Mode {
+			continue
+		}
+		a := Action{Kind: WriteFile, Path: f.Path, New: f.Content, Mode: f.Mode}
+		if ok {
+			a.Old, a.OldMode, a.Drift = cur.Content, cur.Mode, drift("file")
+		}
+		acts = append(acts, a)
+	}
+	// Owned files for this MAC at other paths: an old name or another backend.
+	for _, f := range files {
+		if f.Foreign || wanted[f.Path] || f.Iface.MAC != it.Want.MAC {
+			continue
+		}
+		acts = append(acts, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode, Drift: drift("file")})
+	}
+
+	l := it.Link
+	if l.Name != it.Want.Name {
+		acts = append(acts, Action{Kind: Rename, From: l.Name, To: it.Want.Name, Drift: drift("name")})
+	}
+	if it.Want.MTU > 0 && l.MTU != it.Want.MTU {
+		acts = append(acts, Action{Kind: SetMTU, OldMTU: l.MTU, MTU: it.Want.MTU, Drift: drift("mtu")})
+	}
+	has := false
+	for _, a := range l.Addrs {
+		if a == it.Want.Addr {
+			has = true
+			continue
+		}
+		acts = append(acts, Action{Kind: DelAddr, Addr: a, Drift: drift("address")})
+	}
+	if it.Want.Addr.IsValid() && !has {
+		acts = append(acts, Action{Kind: AddAddr, Addr: it.Want.Addr, Drift: drift("address")})
+	}
+	if !l.Up || l.Name != it.Want.Name {
+		// A rename takes the link down, so it is brought up again.
+		a := Action{Kind: SetUp}
+		if !l.Up {
+			a.Drift = drift("state")
+		}
+		acts = append(acts, a)
+	}
+	return acts, nil
+}
+
+// orphans finds owned files whose MAC has no row and decides their removal.
+func orphans(in Input, rowMACs, rendered map[string]bool, byMAC map[string][]*links.Link) ([]Orphan, []string) {
+	groups := map[string]*Orphan{}
+	var order []string
+	var absent []string
+	for _, f := range in.Files {
+		if f.Foreign || rendered[f.Path] || (f.Iface.MAC != "" && rowMACs[f.Iface.MAC]) {
+			continue
+		}
+		key := f.Name + "|" + f.Iface.MAC
+		o := groups[key]
+		if o == nil {
+			o = &Orphan{Name: f.Name, MAC: f.Iface.MAC}
+			groups[key] = o
+			order = append(order, key)
+		}
+		o.Files = append(o.Files, f)
+		absent = append(absent, f.Path)
+	}
+	var out []Orphan
+	for _, key := range order {
+		o := groups[key]
+		o.Confirmed = true
+		for _, f := range o.Files {
+			if !in.PrevAbsent[f.Path] {
+				o.Confirmed = false
+			}
+		}
+		if cands := byMAC[o.MAC]; o.MAC != "" && len(cands) == 1 {
+			o.Link = cands[0]
+		}
+		if o.Link != nil {
+			if why, ok := in.Protected[o.Link.Index]; ok {
+				o.Kept = fmt.Sprintf("link %s %s", o.Link.Name, why)
+				out = append(out, *o)
+				continue
+			}
+		}
+		for _, f := range o.Files {
+			o.Actions = append(o.Actions, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode})
+		}
+		if o.Link != nil {
+			for _, a := range o.Link.Addrs {
+				o.Actions = append(o.Actions, Action{Kind: DelAddr, Addr: a})
+			}
+			if o.Link.Up {
+				o.Actions = append(o.Actions, Action{Kind: SetDown})
+			}
+		}
+		out = append(out, *o)
+	}
+	sort.Strings(absent)
+	return out, absent
+}

@@ -1,0 +1,431 @@
+package reconcile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/atomicfile"
+	"github.com/multinic-agent/multinic-agent/internal/links"
+	"github.com/multinic-agent/multinic-agent/internal/plan"
+)
+
+// unit is the work on one interface (a row's or an orphan's), with what is
+// needed to undo it.
+type unit struct {
+	row    int // index in plan.Ifaces, or -1 for an orphan
+	name   string
+	acts   []plan.Action
+	before *links.Link // kernel state before the cycle; nil when no link
+	log    *slog.Logger
+	done   []plan.Action
+	err    error
+	took   time.Duration
+}
+
+func (u *unit) changedFiles() bool {
+	for _, a := range u.done {
+		if !a.Touches() {
+			return true
+		}
+	}
+	return false
+}
+
+func (u *unit) changedKernel() bool {
+	for _, a := range u.done {
+		if a.Touches() {
+			return true
+		}
+	}
+	return false
+}
+
+// apply carries out p and returns each row's result.
+func (r *Reconciler) apply(ctx context.Context, p plan.Plan) Result {
+	res := Result{Rows: make([]RowResult, len(p.Ifaces))}
+	var units []*unit
+	for k := range p.Ifaces {
+		it := &p.Ifaces[k]
+		row := &res.Rows[k]
+		*row = RowResult{ID: it.Row.ID, Name: it.Want.Name, MAC: it.Want.MAC, MTU: it.Want.MTU, State: it.State(), Err: it.Err}
+		if it.Want.Addr.IsValid() {
+			row.Address = it.Want.Addr.String()
+		}
+		log := r.ifaceLog(it)
+		switch {
+		case it.Err != nil:
+			log.Error("row not applied", "error", it.Err)
+			continue
+		case it.Link == nil:
+			row.Err = fmt.Errorf("row %d: no NIC with MAC %s on this node", it.Row.ID, it.Want.MAC)
+			log.Warn("NIC not present; the row is applied when it appears", "error", row.Err)
+			continue
+		case len(it.Actions) == 0:
+			continue
+		}
+		for _, a := range it.Actions {
+			if a.Drift != "" {
+				row.Drifts = append(row.Drifts, a.Drift)
+			}
+		}
+		units = append(units, &unit{row: k, name: it.Want.Name, acts: it.Actions, before: it.Link, log: log})
+	}
+	for k := range p.Orphans {
+		o := &p.Orphans[k]
+		log := r.Log.With("name", o.Name, "mac", o.MAC)
+		switch {
+		case o.Kept != "":
+			log.Warn("orphaned interface kept", "reason", o.Kept)
+			continue
+		case !o.Confirmed:
+			log.Info("row absent from this read; the interface is removed if it is still absent from the next read")
+			continue
+		}
+		units = append(units, &unit{row: -1, name: o.Name, acts: o.Actions, before: o.Link, log: log})
+	}
+	if len(units) > 0 {
+		r.run(ctx, units)
+		r.activate(ctx, units)
+		r.verify(ctx, p, units)
+		r.checkReach(ctx, units)
+	}
+
+	for _, u := range units {
+		if u.row < 0 {
+			if u.err == nil {
+				res.Removed = append(res.Removed, u.name)
+				res.Changed = true
+			}
+			continue
+		}
+		row := &res.Rows[u.row]
+		row.Duration = u.took
+		if u.err != nil {
+			row.Err = u.err
+			continue
+		}
+		row.Changed = true
+		res.Changed = true
+	}
+	for k := range res.Rows {
+		row := &res.Rows[k]
+		switch {
+		case row.Err == nil:
+			row.State = plan.StateConfigured
+		case row.State != plan.StateMissing:
+			row.State = plan.StateFailed
+		}
+	}
+	return res
+}
+
+// run applies every unit, at most Concurrency at a time. A unit that fails
+// is rolled back at once.
+func (r *Reconciler) run(ctx context.Context, units []*unit) {
+	sem := make(chan struct{}, max(1, r.Concurrency))
+	var wg sync.WaitGroup
+	for _, u := range units {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			start := time.Now()
+			u.err = r.do(u)
+			if u.err != nil {
+				u.log.Error("apply failed; rolling back", "error", u.err)
+				r.undo(u)
+			}
+			u.took = time.Since(start)
+		}()
+	}
+	wg.Wait()
+}
+
+func (r *Reconciler) do(u *unit) error {
+	for _, a := range u.acts {
+		if err := r.act(u, a); err != nil {
+			return fmt.Errorf("%s: %s: %w", u.name, a, err)
+		}
+		u.done = append(u.done, a)
+		u.log.Info("applied", "action", a.String(), "drift", a.Drift)
+	}
+	return nil
+}
+
+func (r *Reconciler) act(u *unit, a plan.Action) error {
+	idx := 0
+	if u.before != nil {
+		idx = u.before.Index
+	}
+	switch a.Kind {
+	case plan.WriteFile:
+		return atomicfile.Write(r.path(a.Path), a.New, a.Mode)
+	case plan.DeleteFile:
+		return atomicfile.Remove(r.path(a.Path))
+	case plan.Rename:
+		return r.Links.Rename(idx, a.To)
+	case plan.SetMTU:
+		return r.Links.SetMTU(idx, a.MTU)
+	case plan.DelAddr:
+		return r.Links.DelAddr(idx, a.Addr)
+	case plan.AddAddr:
+		return r.Links.AddAddr(idx, a.Addr)
+	case plan.SetUp:
+		return r.Links.SetUp(idx, true)
+	case plan.SetDown:
+		return r.Links.SetUp(idx, false)
+	}
+	return fmt.Errorf("unknown action %d", a.Kind)
+}
+
+// undo restores the files the unit changed and the link's state from
+// before the cycle. It is best effort: every step is tried and logged.
+func (r *Reconciler) undo(u *unit) {
+	for _, a := range slices.Backward(u.done) {
+		var err error
+		switch {
+		case a.Touches():
+			continue
+		case a.Kind == plan.WriteFile && a.Old == nil:
+			err = atomicfile.Remove(r.path(a.Path))
+		default:
+			err = atomicfile.Write(r.path(a.Path), a.Old, a.OldMode)
+		}
+		if err != nil {
+			u.log.Error("rollback: cannot restore file; fix it by hand", "path", a.Path, "error", err)
+		}
+	}
+	if u.changedKernel() && u.before != nil {
+		if err := r.restoreLink(*u.before); err != nil {
+			u.log.Error("rollback: cannot restore link state", "error", err)
+		}
+	}
+	u.done = nil
+	u.log.Warn("rolled back to the state before the cycle")
+}
+
+func (r *Reconciler) restoreLink(want links.Link) error {
+	cur, err := r.findLink(want.Index)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if cur.Name != want.Name {
+		errs = append(errs, r.Links.Rename(want.Index, want.Name))
+		cur.Up = false
+	}
+	if cur.MTU != want.MTU {
+		errs = append(errs, r.Links.SetMTU(want.Index, want.MTU))
+	}
+	for _, a := range cur.Addrs {
+		if !slices.Contains(want.Addrs, a) {
+			errs = append(errs, r.Links.DelAddr(want.Index, a))
+		}
+	}
+	for _, a := range want.Addrs {
+		if !slices.Contains(cur.Addrs, a) {
+			errs = append(errs, r.Links.AddAddr(want.Index, a))
+		}
+	}
+	if cur.Up != want.Up {
+		errs = append(errs, r.Links.SetUp(want.Index, want.Up))
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Reconciler) findLink(index int) (links.Link, error) {
+	ls, err := r.Links.List()
+	if err != nil {
+		return links.Link{}, err
+	}
+	for _, l := range ls {
+		if l.Index == index {
+			return l, nil
+		}
+	}
+	return links.Link{}, fmt.Errorf("link %d is gone", index)
+}
+
+// activate runs the backend's tools once for every unit whose files
+// changed. If they fail, those units are rolled back and the tools run
+// again so that what they generated matches the restored files.
+func (r *Reconciler) activate(ctx context.Context, units []*unit) {
+	if !r.Activate {
+		return
+	}
+	var changed []string
+	var touched []*unit
+	for _, u := range units {
+		if u.err == nil && u.changedFiles() {
+			changed = append(changed, u.name)
+			touched = append(touched, u)
+		}
+	}
+	if len(changed) == 0 {
+		return
+	}
+	err := r.Backend.Activate(ctx, r.Root, changed)
+	if err == nil {
+		r.Log.Info("activated", "backend", r.Backend.Name(), "interfaces", changed)
+		return
+	}
+	r.Log.Error("activation failed; rolling back the interfaces of this cycle", "backend", r.Backend.Name(), "error", err)
+	for _, u := range touched {
+		u.err = fmt.Errorf("%s: %s activation failed (changes rolled back): %w", u.name, r.Backend.Name(), err)
+		r.undo(u)
+	}
+	r.reactivate(ctx, changed)
+}
+
+func (r *Reconciler) reactivate(ctx context.Context, names []string) {
+	if !r.Activate || len(names) == 0 {
+		return
+	}
+	if err := r.Backend.Activate(ctx, r.Root, names); err != nil {
+		r.Log.Error("activation after rollback failed; the node's generated config may lag its files", "backend", r.Backend.Name(), "error", err)
+	}
+}
+
+// verify reads the kernel and the files back and rolls back every unit
+// that did not reach the planned state.
+func (r *Reconciler) verify(ctx context.Context, p plan.Plan, units []*unit) {
+	ls, err := r.Links.List()
+	if err != nil {
+		r.Log.Error("cannot read links back to verify; rolling back", "error", err)
+	}
+	var rolled []string
+	for _, u := range units {
+		if u.err != nil {
+			continue
+		}
+		var verr error
+		if err != nil {
+			verr = err
+		} else if u.row >= 0 {
+			verr = r.verifyIface(&p.Ifaces[u.row], u, ls)
+		} else {
+			verr = r.verifyOrphan(u, ls)
+		}
+		if verr == nil {
+			continue
+		}
+		u.err = fmt.Errorf("%s: verification failed (changes rolled back): %w", u.name, verr)
+		u.log.Error("verification failed; rolling back", "error", verr)
+		files := u.changedFiles()
+		r.undo(u)
+		if files {
+			rolled = append(rolled, u.name)
+		}
+	}
+	r.reactivate(ctx, rolled)
+}
+
+func linkAt(ls []links.Link, index int) *links.Link {
+	for k := range ls {
+		if ls[k].Index == index {
+			return &ls[k]
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, ls []links.Link) error {
+	l := linkAt(ls, it.Link.Index)
+	if l == nil {
+		return fmt.Errorf("link with MAC %s disappeared", it.Want.MAC)
+	}
+	var errs []error
+	if l.Name != it.Want.Name {
+		errs = append(errs, fmt.Errorf("name is %s, want %s", l.Name, it.Want.Name))
+	}
+	if it.Want.MTU > 0 && l.MTU != it.Want.MTU {
+		errs = append(errs, fmt.Errorf("mtu is %d, want %d", l.MTU, it.Want.MTU))
+	}
+	want := []string{}
+	if it.Want.Addr.IsValid() {
+		want = append(want, it.Want.Addr.String())
+	}
+	got := []string{}
+	for _, a := range l.Addrs {
+		got = append(got, a.String())
+	}
+	if !slices.Equal(got, want) {
+		errs = append(errs, fmt.Errorf("addresses are %v, want %v", got, want))
+	}
+	if !l.Up {
+		errs = append(errs, errors.New("link is down"))
+	}
+	errs = append(errs, r.verifyFiles(u))
+	return errors.Join(errs...)
+}
+
+func (r *Reconciler) verifyOrphan(u *unit, ls []links.Link) error {
+	var errs []error
+	if u.before != nil {
+		if l := linkAt(ls, u.before.Index); l != nil {
+			if len(l.Addrs) > 0 {
+				errs = append(errs, fmt.Errorf("link %s still has addresses %v", l.Name, l.Addrs))
+			}
+			if l.Up {
+				errs = append(errs, fmt.Errorf("link %s is still up", l.Name))
+			}
+		}
+	}
+	errs = append(errs, r.verifyFiles(u))
+	return errors.Join(errs...)
+}
+
+func (r *Reconciler) verifyFiles(u *unit) error {
+	var errs []error
+	for _, a := range u.done {
+		switch a.Kind {
+		case plan.WriteFile:
+			data, err := os.ReadFile(r.path(a.Path))
+			if err != nil {
+				errs = append(errs, err)
+			} else if !bytes.Equal(data, a.New) {
+				errs = append(errs, fmt.Errorf("%s does not hold what was written", a.Path))
+			}
+		case plan.DeleteFile:
+			if _, err := os.Stat(r.path(a.Path)); err == nil {
+				errs = append(errs, fmt.Errorf("%s still exists", a.Path))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkReach makes sure a cycle that changed links did not cut the node
+// off from the database; if it did, every change of the cycle is undone.
+func (r *Reconciler) checkReach(ctx context.Context, units []*unit) {
+	var changed []*unit
+	for _, u := range units {
+		if u.err == nil && u.changedKernel() {
+			changed = append(changed, u)
+		}
+	}
+	if len(changed) == 0 {
+		return
+	}
+	err := r.Store.Ping(ctx)
+	if err == nil {
+		return
+	}
+	r.Log.Error("the database is unreachable after this cycle's link changes; rolling them back", "error", err)
+	var names []string
+	for _, u := range changed {
+		u.err = fmt.Errorf("%s: the database was unreachable after the change (rolled back): %w", u.name, err)
+		if u.changedFiles() {
+			names = append(names, u.name)
+		}
+		r.undo(u)
+	}
+	r.reactivate(ctx, names)
+}

@@ -1,0 +1,234 @@
+// Package reconcile runs one cycle: read the rows, read the live links and
+// the owned files, build the plan, apply it, verify it, roll back what
+// failed, and report each row's result.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/links"
+	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/plan"
+	"github.com/multinic-agent/multinic-agent/internal/store"
+)
+
+// StatePath is where the agent keeps what must survive a restart (the
+// orphans seen in the last read), under ROOT_DIR.
+const StatePath = "/var/lib/multinic-agent/state.json"
+
+// Reconciler holds what a cycle needs. Cycles never overlap.
+type Reconciler struct {
+	Store   *store.Store
+	Links   *links.Handle
+	Backend netconf.Backend
+	// Others are the backends not in use whose files are still read, so
+	// that a node moved from one backend to another keeps no stale file.
+	Others []netconf.Backend
+	Root   string
+	// ProtectedNames are links never touched (PROTECTED_INTERFACES).
+	ProtectedNames []string
+	// DBHost is the database host when reached over TCP ("" for a socket):
+	// the link that routes to it is protected.
+	DBHost      string
+	Activate    bool
+	Concurrency int
+	Log         *slog.Logger
+
+	mu      sync.Mutex
+	state   *state
+	dbAddrs []netip.Addr
+}
+
+// Result is the outcome of one cycle.
+type Result struct {
+	Plan plan.Plan
+	Rows []RowResult
+	// Orphans lists the orphan interfaces removed in this cycle.
+	Removed []string
+	// Changed is set when a file or a link was changed (and kept).
+	Changed  bool
+	Duration time.Duration
+}
+
+// RowResult is one row after the cycle.
+type RowResult struct {
+	ID       int64
+	Name     string
+	MAC      string
+	Address  string
+	MTU      int
+	State    string
+	Err      error
+	Changed  bool
+	Drifts   []string
+	Duration time.Duration
+}
+
+// Failed counts rows that did not converge.
+func (r Result) Failed() int {
+	n := 0
+	for _, row := range r.Rows {
+		if row.Err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Plan reads the rows and the node and returns what a cycle would change,
+// changing nothing.
+func (r *Reconciler) Plan(ctx context.Context) (plan.Plan, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	in, err := r.read(ctx)
+	if err != nil {
+		return plan.Plan{}, err
+	}
+	return plan.Build(in), nil
+}
+
+// ErrDB marks errors reading or writing the database.
+var ErrDB = errors.New("database")
+
+func (r *Reconciler) read(ctx context.Context) (plan.Input, error) {
+	rows, err := r.Store.Rows(ctx)
+	if err != nil {
+		return plan.Input{}, fmt.Errorf("%w: %w", ErrDB, err)
+	}
+	in, err := r.observe(ctx)
+	if err != nil {
+		return plan.Input{}, err
+	}
+	in.Rows = rows
+	return in, nil
+}
+
+func (r *Reconciler) observe(ctx context.Context) (plan.Input, error) {
+	ls, err := r.Links.List()
+	if err != nil {
+		return plan.Input{}, err
+	}
+	files, err := netconf.Scan(r.Root, append([]netconf.Backend{r.Backend}, r.Others...))
+	if err != nil {
+		return plan.Input{}, err
+	}
+	prot, err := r.protected(ctx, ls)
+	if err != nil {
+		return plan.Input{}, err
+	}
+	if r.state == nil {
+		if r.state, err = loadState(filepath.Join(r.Root, StatePath)); err != nil {
+			return plan.Input{}, err
+		}
+	}
+	return plan.Input{Links: ls, Files: files, Protected: prot, Backend: r.Backend, PrevAbsent: r.state.absentSet()}, nil
+}
+
+// protected returns the links that must never be changed, with the reason.
+func (r *Reconciler) protected(ctx context.Context, ls []links.Link) (map[int]string, error) {
+	out := map[int]string{}
+	for _, l := range ls {
+		if l.Loopback || l.Name == "lo" {
+			out[l.Index] = "is the loopback"
+		}
+		if slices.Contains(r.ProtectedNames, l.Name) {
+			out[l.Index] = "is listed in PROTECTED_INTERFACES"
+		}
+	}
+	def, err := r.Links.DefaultRouteLinks()
+	if err != nil {
+		return nil, err
+	}
+	for idx := range def {
+		out[idx] = "carries a default route"
+	}
+	for _, ip := range r.databaseAddrs(ctx) {
+		if idx, err := r.Links.RouteLink(ip); err == nil {
+			if _, ok := out[idx]; !ok {
+				out[idx] = "carries the route to the database (" + ip.String() + ")"
+			}
+		}
+	}
+	return out, nil
+}
+
+func (r *Reconciler) databaseAddrs(ctx context.Context) []netip.Addr {
+	if r.DBHost == "" || r.dbAddrs != nil {
+		return r.dbAddrs
+	}
+	if ip, err := netip.ParseAddr(r.DBHost); err == nil {
+		r.dbAddrs = []netip.Addr{ip.Unmap()}
+		return r.dbAddrs
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", r.DBHost)
+	if err != nil {
+		r.Log.Warn("cannot resolve the database host to protect its route; will retry", "db_host", r.DBHost, "error", err)
+		return nil
+	}
+	for _, ip := range ips {
+		r.dbAddrs = append(r.dbAddrs, ip.Unmap())
+	}
+	return r.dbAddrs
+}
+
+// Cycle reads, plans, applies, verifies and reports. An error means the
+// cycle could not run (the database or the node could not be read, or
+// results could not be written); row failures are in the Result.
+func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	start := time.Now()
+	in, err := r.read(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	p := plan.Build(in)
+	res := r.apply(ctx, p)
+	res.Plan = p
+	reportErr := r.report(ctx, &res)
+	if err := r.state.save(filepath.Join(r.Root, StatePath), p.Absent); err != nil {
+		r.Log.Error("cannot save agent state; an orphan may need one more read before removal", "error", err)
+	}
+	res.Duration = time.Since(start)
+	return res, reportErr
+}
+
+// report writes netplan_success where it changes.
+func (r *Reconciler) report(ctx context.Context, res *Result) error {
+	var errs []error
+	for k, it := range res.Plan.Ifaces {
+		ok := res.Rows[k].Err == nil
+		if ok == it.Row.Success {
+			continue
+		}
+		if err := r.Store.SetSuccess(ctx, it.Row.ID, ok); err != nil {
+			if errors.Is(err, store.ErrRowGone) {
+				r.Log.Warn("row changed owner or was deleted during the cycle", "id", it.Row.ID, "error", err)
+				continue
+			}
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrDB, err)
+	}
+	return nil
+}
+
+func (r *Reconciler) ifaceLog(it *plan.Iface) *slog.Logger {
+	return r.Log.With("id", it.Row.ID, "name", it.Want.Name, "mac", it.Want.MAC)
+}
+
+// Path returns a node path under ROOT_DIR.
+func (r *Reconciler) path(p string) string { return filepath.Join(r.Root, p) }

@@ -1,0 +1,209 @@
+// Package store reads this node's interface rows from the controller's
+// MySQL/MariaDB schema and writes back netplan_success. It never writes any
+// other column, never touches other nodes' rows and never changes the schema.
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Row is one multi_interface row joined with its subnet. NULL strings read
+// as ""; HasMTU is false for a NULL mtu.
+type Row struct {
+	ID       int64
+	PortID   string
+	SubnetID string
+	MAC      string
+	Node     string
+	Success  bool
+	Address  string
+	CIDR     string
+	MTU      int64
+	HasMTU   bool
+}
+
+// Options are the connection settings the store needs.
+type Options struct {
+	Host, Socket, User, Password, Name string
+	Port                               int
+	TLS, TLSCA                         string
+	MaxOpen, MaxIdle                   int
+	MaxLifetime                        time.Duration
+	// Timeout bounds dialing and each query.
+	Timeout time.Duration
+}
+
+// Store is a connection pool bound to this node's names.
+type Store struct {
+	db      *sql.DB
+	nodes   []string
+	timeout time.Duration
+	query   string
+	update  string
+}
+
+// Open prepares a pool; it does not connect until the first query.
+func Open(o Options, nodes []string) (*Store, error) {
+	if len(nodes) == 0 {
+		return nil, errors.New("store: no node name given")
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 10 * time.Second
+	}
+	c := mysql.NewConfig()
+	c.User = o.User
+	c.Passwd = o.Password
+	c.DBName = o.Name
+	if o.Socket != "" {
+		c.Net, c.Addr = "unix", o.Socket
+	} else {
+		c.Net, c.Addr = "tcp", net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+	}
+	// One round trip per statement: no server-side prepare for each poll.
+	c.InterpolateParams = true
+	// RowsAffected counts matched rows, so an UPDATE to the same value is
+	// not mistaken for a missing row.
+	c.ClientFoundRows = true
+	c.Timeout = o.Timeout
+	c.ReadTimeout = o.Timeout
+	c.WriteTimeout = o.Timeout
+	c.Params = map[string]string{"charset": "utf8mb4"}
+	if err := setTLS(c, o); err != nil {
+		return nil, err
+	}
+	conn, err := mysql.NewConnector(c)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(o.MaxOpen)
+	db.SetMaxIdleConns(o.MaxIdle)
+	db.SetConnMaxLifetime(o.MaxLifetime)
+
+	in := strings.TrimSuffix(strings.Repeat("?,", len(nodes)), ",")
+	return &Store{
+		db:      db,
+		nodes:   nodes,
+		timeout: o.Timeout,
+		query: `SELECT i.id, i.port_id, i.subnet_id, i.macaddress, i.attached_node_name,
+	i.netplan_success, i.address, i.mtu, s.cidr
+FROM multi_interface i LEFT JOIN multi_subnet s ON s.subnet_id = i.subnet_id
+WHERE i.attached_node_name IN (` + in + `) ORDER BY i.id`,
+		update: `UPDATE multi_interface SET netplan_success = ? WHERE id = ? AND attached_node_name IN (` + in + `)`,
+	}, nil
+}
+
+func setTLS(c *mysql.Config, o Options) error {
+	switch o.TLS {
+	case "", "false":
+	case "skip-verify", "preferred":
+		c.TLSConfig = o.TLS
+	case "true":
+		if o.TLSCA == "" {
+			c.TLSConfig = "true"
+			return nil
+		}
+		pem, err := os.ReadFile(o.TLSCA)
+		if err != nil {
+			return fmt.Errorf("cannot read DB_TLS_CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("DB_TLS_CA %s holds no PEM certificate", o.TLSCA)
+		}
+		c.TLS = &tls.Config{RootCAs: pool, ServerName: o.Host, MinVersion: tls.VersionTLS12}
+	default:
+		return fmt.Errorf("unknown DB_TLS mode %q", o.TLS)
+	}
+	return nil
+}
+
+// Close releases the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Nodes returns the node names whose rows this store reads.
+func (s *Store) Nodes() []string { return s.nodes }
+
+func (s *Store) args(extra ...any) []any {
+	out := extra
+	for _, n := range s.nodes {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Rows reads this node's rows, ordered by id, in one statement.
+func (s *Store) Rows(ctx context.Context) ([]Row, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	rs, err := s.db.QueryContext(ctx, s.query, s.args()...)
+	if err != nil {
+		return nil, fmt.Errorf("reading multi_interface rows: %w", err)
+	}
+	defer rs.Close()
+	var out []Row
+	for rs.Next() {
+		var (
+			r                                   Row
+			port, subnet, mac, node, addr, cidr sql.NullString
+			success, mtu                        sql.NullInt64
+		)
+		if err := rs.Scan(&r.ID, &port, &subnet, &mac, &node, &success, &addr, &mtu, &cidr); err != nil {
+			return nil, fmt.Errorf("reading multi_interface rows: %w", err)
+		}
+		r.PortID, r.SubnetID, r.MAC, r.Node = port.String, subnet.String, mac.String, node.String
+		r.Address, r.CIDR = addr.String, cidr.String
+		r.Success = success.Valid && success.Int64 != 0
+		r.MTU, r.HasMTU = mtu.Int64, mtu.Valid
+		out = append(out, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("reading multi_interface rows: %w", err)
+	}
+	return out, nil
+}
+
+// ErrRowGone means the row was deleted or moved to another node between the
+// read and the write.
+var ErrRowGone = errors.New("row no longer belongs to this node")
+
+// SetSuccess writes netplan_success for one of this node's rows.
+func (s *Store) SetSuccess(ctx context.Context, id int64, ok bool) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	v := 0
+	if ok {
+		v = 1
+	}
+	res, err := s.db.ExecContext(ctx, s.update, s.args(v, id)...)
+	if err != nil {
+		return fmt.Errorf("writing netplan_success=%d to row %d: %w", v, id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("writing netplan_success=%d to row %d: %w", v, id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("writing netplan_success=%d to row %d: %w", v, id, ErrRowGone)
+	}
+	return nil
+}
+
+// Ping checks that the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.db.PingContext(ctx)
+}
