@@ -98,7 +98,7 @@ func printActions(w io.Writer, acts []plan.Action) {
 			fmt.Fprintf(w, "    mode %04o -> %04o\n", a.OldMode, a.Mode)
 		}
 		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(string(a.Old)), B: difflib.SplitLines(string(a.New)),
+			A: lines(a.Old), B: lines(a.New),
 			FromFile: "a" + a.Path, ToFile: "b" + a.Path, Context: 3,
 		})
 		for _, line := range strings.SplitAfter(strings.TrimRight(diff, "\n"), "\n") {
@@ -107,6 +107,13 @@ func printActions(w io.Writer, acts []plan.Action) {
 			}
 		}
 	}
+}
+
+func lines(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	return difflib.SplitLines(string(b))
 }
 
 func orDash(s, fallback string) string {

@@ -21,6 +21,7 @@ import (
 type unit struct {
 	row    int // index in plan.Ifaces, or -1 for an orphan
 	name   string
+	label  string // "row 12 (multinic0)" or "orphan multinic3", for errors
 	acts   []plan.Action
 	before *links.Link // kernel state before the cycle; nil when no link
 	log    *slog.Logger
@@ -75,7 +76,7 @@ func (r *Reconciler) apply(ctx context.Context, p plan.Plan) Result {
 				row.Drifts = append(row.Drifts, a.Drift)
 			}
 		}
-		units = append(units, &unit{row: k, name: it.Want.Name, acts: it.Actions, before: it.Link, log: log})
+		units = append(units, &unit{row: k, name: it.Want.Name, label: fmt.Sprintf("row %d (%s)", it.Row.ID, it.Want.Name), acts: it.Actions, before: it.Link, log: log})
 	}
 	for k := range p.Orphans {
 		o := &p.Orphans[k]
@@ -88,7 +89,7 @@ func (r *Reconciler) apply(ctx context.Context, p plan.Plan) Result {
 			log.Info("row absent from this read; the interface is removed if it is still absent from the next read")
 			continue
 		}
-		units = append(units, &unit{row: -1, name: o.Name, acts: o.Actions, before: o.Link, log: log})
+		units = append(units, &unit{row: -1, name: o.Name, label: "orphan " + o.Name, acts: o.Actions, before: o.Link, log: log})
 	}
 	if len(units) > 0 {
 		r.run(ctx, units)
@@ -151,7 +152,7 @@ func (r *Reconciler) run(ctx context.Context, units []*unit) {
 func (r *Reconciler) do(u *unit) error {
 	for _, a := range u.acts {
 		if err := r.act(u, a); err != nil {
-			return fmt.Errorf("%s: %s: %w", u.name, a, err)
+			return fmt.Errorf("%s: %w (changes rolled back)", u.label, err)
 		}
 		u.done = append(u.done, a)
 		u.log.Info("applied", "action", a.String(), "drift", a.Drift)
@@ -278,7 +279,7 @@ func (r *Reconciler) activate(ctx context.Context, units []*unit) {
 	}
 	r.Log.Error("activation failed; rolling back the interfaces of this cycle", "backend", r.Backend.Name(), "error", err)
 	for _, u := range touched {
-		u.err = fmt.Errorf("%s: %s activation failed (changes rolled back): %w", u.name, r.Backend.Name(), err)
+		u.err = fmt.Errorf("%s: %s activation failed (changes rolled back): %w", u.label, r.Backend.Name(), err)
 		r.undo(u)
 	}
 	r.reactivate(ctx, changed)
@@ -316,7 +317,7 @@ func (r *Reconciler) verify(ctx context.Context, p plan.Plan, units []*unit) {
 		if verr == nil {
 			continue
 		}
-		u.err = fmt.Errorf("%s: verification failed (changes rolled back): %w", u.name, verr)
+		u.err = fmt.Errorf("%s: verification failed (changes rolled back): %w", u.label, verr)
 		u.log.Error("verification failed; rolling back", "error", verr)
 		files := u.changedFiles()
 		r.undo(u)
@@ -421,7 +422,7 @@ func (r *Reconciler) checkReach(ctx context.Context, units []*unit) {
 	r.Log.Error("the database is unreachable after this cycle's link changes; rolling them back", "error", err)
 	var names []string
 	for _, u := range changed {
-		u.err = fmt.Errorf("%s: the database was unreachable after the change (rolled back): %w", u.name, err)
+		u.err = fmt.Errorf("%s: the database was unreachable after the change (rolled back): %w", u.label, err)
 		if u.changedFiles() {
 			names = append(names, u.name)
 		}

@@ -79,7 +79,6 @@ func Open(o Options, nodes []string) (*Store, error) {
 	c.Timeout = o.Timeout
 	c.ReadTimeout = o.Timeout
 	c.WriteTimeout = o.Timeout
-	c.Params = map[string]string{"charset": "utf8mb4"}
 	if err := setTLS(c, o); err != nil {
 		return nil, err
 	}
