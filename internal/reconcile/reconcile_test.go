@@ -414,4 +414,3 @@ func TestMissingNICFailsUntilItAppears(t *testing.T) {
 		t.Error("row not marked successful once its NIC appeared")
 	}
 }
-

@@ -1,0 +1,78 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/store"
+	"github.com/multinic-agent/multinic-agent/internal/testenv"
+)
+
+func open(t *testing.T, db *testenv.DB, nodes ...string) *store.Store {
+	t.Helper()
+	s, err := store.Open(store.Options{Socket: db.Socket, User: "root", Name: db.Name, MaxOpen: 2, MaxIdle: 1, MaxLifetime: time.Minute}, nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestRowsReadsThisNodeOnly(t *testing.T) {
+	db := testenv.NewDB(t)
+	db.AddSubnet(t, "s4", "10.0.0.0/24")
+	a := db.AddRow(t, "node1", "fa:16:3e:00:00:01", "s4", "10.0.0.5", 9000)
+	b := db.AddRow(t, "node1.novalocal", "fa:16:3e:00:00:02", "missing-subnet", nil, nil)
+	db.AddRow(t, "node10", "fa:16:3e:00:00:03", "s4", "10.0.0.6", 1500)
+	db.Exec(t, "UPDATE multi_interface SET deleted_at=NOW(), netplan_success=1 WHERE id=?", b)
+
+	rows, err := open(t, db, "node1.novalocal", "node1").Rows(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("got %d rows, want 2 (short and full name, deleted_at ignored): %+v", len(rows), rows)
+	}
+	if r := rows[0]; r.ID != a || r.MAC != "fa:16:3e:00:00:01" || r.Address != "10.0.0.5" || r.CIDR != "10.0.0.0/24" || !r.HasMTU || r.MTU != 9000 || r.Success {
+		t.Errorf("row a: %+v", r)
+	}
+	if r := rows[1]; r.ID != b || r.Address != "" || r.CIDR != "" || r.HasMTU || !r.Success || r.Node != "node1.novalocal" {
+		t.Errorf("row b (NULLs): %+v", r)
+	}
+}
+
+func TestSetSuccess(t *testing.T) {
+	db := testenv.NewDB(t)
+	id := db.AddRow(t, "node1", "fa:16:3e:00:00:01", "s4", nil, nil)
+	other := db.AddRow(t, "node2", "fa:16:3e:00:00:02", "s4", nil, nil)
+	s := open(t, db, "node1")
+	ctx := context.Background()
+	if err := s.SetSuccess(ctx, id, true); err != nil || db.Success(t, id) != 1 {
+		t.Fatalf("set 1: %v", err)
+	}
+	// Writing the value it already has matches the row: not "row gone".
+	if err := s.SetSuccess(ctx, id, true); err != nil {
+		t.Errorf("unchanged update: %v", err)
+	}
+	if err := s.SetSuccess(ctx, other, true); !errors.Is(err, store.ErrRowGone) || db.Success(t, other) != 0 {
+		t.Errorf("another node's row: %v, success %d", err, db.Success(t, other))
+	}
+}
+
+func TestUnreachableServer(t *testing.T) {
+	s, err := store.Open(store.Options{Host: "127.0.0.1", Port: 1, User: "x", Password: "hunter2", Name: "multinic", MaxOpen: 1, Timeout: 2 * time.Second}, []string{"n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Rows(context.Background())
+	if err == nil {
+		t.Fatal("read from a closed port succeeded")
+	}
+	if msg := err.Error(); len(msg) == 0 || strings.Contains(msg, "hunter2") {
+		t.Errorf("error %q", msg)
+	}
+}
