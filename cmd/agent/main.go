@@ -27,6 +27,7 @@ var commands []command
 
 func init() {
 	commands = []command{
+		{"run", "the daemon: reconcile every POLL_INTERVAL and on kernel changes until SIGTERM (the default command)", runDaemon},
 		{"once", "reconcile once, then exit (0 converged, 1 some row failed, 2 config/DB error)", runOnce},
 		{"plan", "print what a reconcile would change, change nothing (0 in sync, 2 changes pending, 1 error)", runPlan},
 		{"version", "print version, commit and Go version", runVersion},
@@ -39,14 +40,15 @@ func main() {
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		usage(stderr)
-		return 2
+		return runDaemon(nil, stdout, stderr)
 	}
 	name := args[0]
-	switch name {
-	case "-h", "--help", "help":
+	switch {
+	case name == "-h" || name == "--help" || name == "help":
 		usage(stdout)
 		return 0
+	case strings.HasPrefix(name, "-"):
+		return runDaemon(args, stdout, stderr)
 	}
 	for _, c := range commands {
 		if c.name == name {
@@ -58,7 +60,7 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: multinic-agent COMMAND [--config FILE] [flags]")
+	fmt.Fprintln(w, "Usage: multinic-agent [COMMAND] [--config FILE] [flags]")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)

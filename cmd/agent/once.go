@@ -23,7 +23,7 @@ func runOnce(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stdout)
-	a, err := newAgent(cfg, log)
+	a, err := newAgent(cfg, log, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "multinic-agent once: %v\n", err)
 		return 2

@@ -24,7 +24,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	// The plan is the output; logs go to stderr.
-	a, err := newAgent(cfg, newLogger(cfg, stderr))
+	a, err := newAgent(cfg, newLogger(cfg, stderr), nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "multinic-agent plan: %v\n", err)
 		return 1

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/config"
 	"github.com/multinic-agent/multinic-agent/internal/links"
@@ -87,6 +88,7 @@ type agent struct {
 	store *store.Store
 	links *links.Handle
 	os    osrelease.Info
+	nodes []string
 }
 
 func (a *agent) Close() {
@@ -98,8 +100,13 @@ func (a *agent) Close() {
 	}
 }
 
-func newAgent(cfg *config.Config, log *slog.Logger) (*agent, error) {
+// newAgent opens what a reconcile needs. observe, when set, is told the
+// duration of every database statement.
+func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Duration)) (*agent, error) {
 	a := &agent{cfg: cfg, log: log}
+	for _, k := range cfg.Unknown {
+		log.Warn("unknown key in the config file; check its spelling", "key", k, "file", cfg.File)
+	}
 	backend, others, info, err := backends(cfg)
 	if err != nil {
 		return nil, err
@@ -114,6 +121,7 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*agent, error) {
 		User: cfg.DBUser, Password: cfg.DBPassword, Name: cfg.DBName,
 		TLS: cfg.DBTLS, TLSCA: cfg.DBTLSCA,
 		MaxOpen: cfg.DBMaxOpenConns, MaxIdle: cfg.DBMaxIdleConns, MaxLifetime: cfg.DBMaxLifetime,
+		Observe: observe,
 	}, nodes)
 	if err != nil {
 		return nil, err
@@ -138,6 +146,10 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*agent, error) {
 		Concurrency:    cfg.MaxConcurrentTasks,
 		Log:            log,
 	}
+	if cfg.BackoffEnabled {
+		a.rec.Backoff = reconcile.Backoff{Base: cfg.PollInterval, Max: cfg.BackoffMaxInterval, Multiplier: cfg.BackoffMultiplier}
+	}
+	a.nodes = nodes
 	log.Info("Operating system detected", "os", info.PrettyName, "os_id", info.ID, "version", info.VersionID, "backend", backend.Name(), "nodes", nodes)
 	return a, nil
 }

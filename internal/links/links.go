@@ -34,6 +34,9 @@ type Link struct {
 // Handle is a netlink socket bound to one network namespace.
 type Handle struct {
 	nl *netlink.Handle
+	// ns is the namespace for subscriptions; netns.None() means the
+	// process's own.
+	ns netns.NsHandle
 }
 
 // Open returns a handle in the calling thread's network namespace.
@@ -42,7 +45,7 @@ func Open() (*Handle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening netlink socket: %w", err)
 	}
-	return &Handle{nl: h}, nil
+	return &Handle{nl: h, ns: netns.None()}, nil
 }
 
 // OpenNamespace returns a handle in the namespace at path (for example
@@ -52,16 +55,21 @@ func OpenNamespace(path string) (*Handle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening network namespace %s: %w", path, err)
 	}
-	defer ns.Close()
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
+		ns.Close()
 		return nil, fmt.Errorf("opening netlink socket in %s: %w", path, err)
 	}
-	return &Handle{nl: h}, nil
+	return &Handle{nl: h, ns: ns}, nil
 }
 
 // Close releases the socket.
-func (h *Handle) Close() { h.nl.Close() }
+func (h *Handle) Close() {
+	h.nl.Close()
+	if h.ns.IsOpen() {
+		h.ns.Close()
+	}
+}
 
 // retry repeats a netlink dump the kernel interrupted because the table
 // changed under it; the partial result of an interrupted dump is discarded.

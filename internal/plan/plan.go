@@ -93,9 +93,22 @@ type Iface struct {
 	Want netconf.Iface
 	// Link is the NIC carrying the row's MAC, nil when there is none.
 	Link *links.Link
-	// Err is why nothing is done for the row (bad data, unsafe link).
+	// Err is why nothing is done for the row (bad data, unsafe link), and
+	// ErrKind its class: validation, protected or conflict.
 	Err     error
+	ErrKind string
 	Actions []Action
+}
+
+// Classes of Iface.Err.
+const (
+	ErrValidation = "validation" // the row's data is wrong
+	ErrProtected  = "protected"  // the NIC must not be touched
+	ErrConflict   = "conflict"   // a foreign file or no free name
+)
+
+func (i *Iface) fail(kind string, err error) {
+	i.Err, i.ErrKind = err, kind
 }
 
 // State is the row's state before the plan is applied.
@@ -204,12 +217,15 @@ func Build(in Input) Plan {
 	for k, r := range rows {
 		it := &p.Ifaces[k]
 		it.Row = r
-		it.Want, it.Err = validate(r)
+		var err error
+		if it.Want, err = validate(r); err != nil {
+			it.fail(ErrValidation, err)
+		}
 		if it.Want.MAC != "" {
 			rowMACs[it.Want.MAC] = true
 		}
 		if k >= netconf.MaxInterfaces && it.Err == nil {
-			it.Err = fmt.Errorf("row %d: this node has %d rows and at most %d are configured (lowest ids first)", r.ID, len(rows), netconf.MaxInterfaces)
+			it.fail(ErrValidation, fmt.Errorf("row %d: this node has %d rows and at most %d are configured (lowest ids first)", r.ID, len(rows), netconf.MaxInterfaces))
 		}
 		if it.Err == nil {
 			macRows[it.Want.MAC] = append(macRows[it.Want.MAC], k)
@@ -238,22 +254,22 @@ func Build(in Input) Plan {
 		case len(cands) == 0:
 			continue
 		case len(cands) > 1:
-			it.Err = fmt.Errorf("row %d: several links carry MAC %s (%s); refusing to guess", it.Row.ID, it.Want.MAC, names(cands))
+			it.fail(ErrProtected, fmt.Errorf("row %d: several links carry MAC %s (%s); refusing to guess", it.Row.ID, it.Want.MAC, names(cands)))
 			continue
 		}
 		l := cands[0]
 		it.Link = l
 		if why, ok := in.Protected[l.Index]; ok {
-			it.Err = fmt.Errorf("row %d: link %s (MAC %s) %s; it is never changed", it.Row.ID, l.Name, l.MAC, why)
+			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) %s; it is never changed", it.Row.ID, l.Name, l.MAC, why))
 			continue
 		}
 		if l.Master != 0 {
-			it.Err = fmt.Errorf("row %d: link %s (MAC %s) is a port of another link (index %d); it is never changed", it.Row.ID, l.Name, l.MAC, l.Master)
+			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) is a port of another link (index %d); it is never changed", it.Row.ID, l.Name, l.MAC, l.Master))
 			continue
 		}
 		if it.Want.Addr.IsValid() {
 			if o := addrOwner[it.Want.Addr.Addr()]; o != nil && o.Index != l.Index {
-				it.Err = fmt.Errorf("row %d: address %s is already on link %s", it.Row.ID, it.Want.Addr.Addr(), o.Name)
+				it.fail(ErrValidation, fmt.Errorf("row %d: address %s is already on link %s", it.Row.ID, it.Want.Addr.Addr(), o.Name))
 			}
 		}
 	}
@@ -273,10 +289,12 @@ func Build(in Input) Plan {
 		if it.Err != nil || it.Link == nil {
 			continue
 		}
-		it.Actions, it.Err = ifaceActions(it, in.Backend, in.Files, filesByPath)
-		if it.Err != nil {
-			it.Actions = nil
+		acts, err := ifaceActions(it, in.Backend, in.Files, filesByPath)
+		if err != nil {
+			it.fail(ErrConflict, err)
+			continue
 		}
+		it.Actions = acts
 	}
 
 	p.Orphans, p.Absent = orphans(in, rowMACs, rendered, byMAC)
@@ -303,7 +321,7 @@ func markDuplicates[K comparable](ifaces []Iface, groups map[K][]int, field stri
 					others = append(others, strconv.FormatInt(ifaces[o].Row.ID, 10))
 				}
 			}
-			ifaces[k].Err = fmt.Errorf("row %d: %s %v is also in row %s of this node", ifaces[k].Row.ID, field, key, strings.Join(others, ", "))
+			ifaces[k].fail(ErrValidation, fmt.Errorf("row %d: %s %v is also in row %s of this node", ifaces[k].Row.ID, field, key, strings.Join(others, ", ")))
 		}
 	}
 }
@@ -360,7 +378,7 @@ func assignNames(ifaces []Iface, ls []links.Link, files []netconf.Owned) {
 			}
 		}
 		if it.Want.Name == "" {
-			it.Err = fmt.Errorf("row %d: no free name: multinic0..multinic%d are all held by other links or files", it.Row.ID, netconf.MaxInterfaces-1)
+			it.fail(ErrConflict, fmt.Errorf("row %d: no free name: multinic0..multinic%d are all held by other links or files", it.Row.ID, netconf.MaxInterfaces-1))
 		}
 	}
 }

@@ -27,7 +27,10 @@ type unit struct {
 	log    *slog.Logger
 	done   []plan.Action
 	err    error
-	took   time.Duration
+	kind   string // class of err
+	// skipped is set when the agent stopped before the unit started.
+	skipped bool
+	took    time.Duration
 }
 
 func (u *unit) changedFiles() bool {
@@ -48,27 +51,36 @@ func (u *unit) changedKernel() bool {
 	return false
 }
 
-// apply carries out p and returns each row's result.
-func (r *Reconciler) apply(ctx context.Context, p plan.Plan) Result {
+// apply carries out p and returns each row's result. stop ends the cycle
+// early: units not yet started are skipped, the ones in hand finish (or
+// roll back) and are verified.
+func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Plan) Result {
 	res := Result{Rows: make([]RowResult, len(p.Ifaces))}
+	now := time.Now()
 	var units []*unit
 	for k := range p.Ifaces {
 		it := &p.Ifaces[k]
 		row := &res.Rows[k]
-		*row = RowResult{ID: it.Row.ID, Name: it.Want.Name, MAC: it.Want.MAC, MTU: it.Want.MTU, State: it.State(), Err: it.Err}
+		*row = RowResult{ID: it.Row.ID, Name: it.Want.Name, MAC: it.Want.MAC, MTU: it.Want.MTU, State: it.State(), Err: it.Err, Kind: it.ErrKind}
 		if it.Want.Addr.IsValid() {
 			row.Address = it.Want.Addr.String()
 		}
 		log := r.ifaceLog(it)
 		switch {
 		case it.Err != nil:
-			log.Error("row not applied", "error", it.Err)
+			log.Error("row not applied", "error", it.Err, "error_type", it.ErrKind)
 			continue
 		case it.Link == nil:
-			row.Err = fmt.Errorf("row %d: no NIC with MAC %s on this node", it.Row.ID, it.Want.MAC)
+			row.Err, row.Kind = fmt.Errorf("row %d: no NIC with MAC %s on this node", it.Row.ID, it.Want.MAC), ErrMissing
 			log.Warn("NIC not present; the row is applied when it appears", "error", row.Err)
 			continue
 		case len(it.Actions) == 0:
+			continue
+		}
+		if rt := r.retries[it.Row.ID]; rt != nil && rt.fingerprint == fingerprint(it.Row) && now.Before(rt.next) {
+			row.Err = fmt.Errorf("%w (retry %d in %s)", rt.err, rt.failures+1, rt.next.Sub(now).Round(time.Second))
+			row.Kind, row.Deferred = rt.kind, true
+			log.Debug("row in backoff after failures", "failures", rt.failures, "next", rt.next)
 			continue
 		}
 		for _, a := range it.Actions {
@@ -92,7 +104,7 @@ func (r *Reconciler) apply(ctx context.Context, p plan.Plan) Result {
 		units = append(units, &unit{row: -1, name: o.Name, label: "orphan " + o.Name, acts: o.Actions, before: o.Link, log: log})
 	}
 	if len(units) > 0 {
-		r.run(ctx, units)
+		r.run(stop, units)
 		r.activate(ctx, units)
 		r.verify(ctx, p, units)
 		r.checkReach(ctx, units)
@@ -100,7 +112,7 @@ func (r *Reconciler) apply(ctx context.Context, p plan.Plan) Result {
 
 	for _, u := range units {
 		if u.row < 0 {
-			if u.err == nil {
+			if u.err == nil && !u.skipped {
 				res.Removed = append(res.Removed, u.name)
 				res.Changed = true
 			}
@@ -108,15 +120,22 @@ func (r *Reconciler) apply(ctx context.Context, p plan.Plan) Result {
 		}
 		row := &res.Rows[u.row]
 		row.Duration = u.took
-		if u.err != nil {
-			row.Err = u.err
-			continue
+		switch {
+		case u.skipped:
+			row.Err, row.Kind, row.Skipped = fmt.Errorf("%s: not applied: the agent is stopping", u.label), ErrApply, true
+		case u.err != nil:
+			row.Err, row.Kind = u.err, u.kind
+			r.noteFailure(p.Ifaces[u.row].Row, u, now)
+		default:
+			row.Changed = true
+			res.Changed = true
 		}
-		row.Changed = true
-		res.Changed = true
 	}
 	for k := range res.Rows {
 		row := &res.Rows[k]
+		if row.Err == nil {
+			delete(r.retries, row.ID)
+		}
 		switch {
 		case row.Err == nil:
 			row.State = plan.StateConfigured
@@ -128,18 +147,26 @@ func (r *Reconciler) apply(ctx context.Context, p plan.Plan) Result {
 }
 
 // run applies every unit, at most Concurrency at a time. A unit that fails
-// is rolled back at once.
-func (r *Reconciler) run(ctx context.Context, units []*unit) {
+// is rolled back at once. Once stop is closed no further unit starts.
+func (r *Reconciler) run(stop <-chan struct{}, units []*unit) {
 	sem := make(chan struct{}, max(1, r.Concurrency))
 	var wg sync.WaitGroup
 	for _, u := range units {
-		wg.Add(1)
 		sem <- struct{}{}
+		select {
+		case <-stop:
+			u.skipped = true
+			<-sem
+			continue
+		default:
+		}
+		wg.Add(1)
+		r.inFlight.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { r.inFlight.Add(-1); <-sem; wg.Done() }()
 			start := time.Now()
-			u.err = r.do(u)
-			if u.err != nil {
+			if u.err = r.do(u); u.err != nil {
+				u.kind = ErrApply
 				u.log.Error("apply failed; rolling back", "error", u.err)
 				r.undo(u)
 			}
@@ -264,7 +291,7 @@ func (r *Reconciler) activate(ctx context.Context, units []*unit) {
 	var changed []string
 	var touched []*unit
 	for _, u := range units {
-		if u.err == nil && u.changedFiles() {
+		if u.err == nil && !u.skipped && u.changedFiles() {
 			changed = append(changed, u.name)
 			touched = append(touched, u)
 		}
@@ -279,7 +306,7 @@ func (r *Reconciler) activate(ctx context.Context, units []*unit) {
 	}
 	r.Log.Error("activation failed; rolling back the interfaces of this cycle", "backend", r.Backend.Name(), "error", err)
 	for _, u := range touched {
-		u.err = fmt.Errorf("%s: %s activation failed (changes rolled back): %w", u.label, r.Backend.Name(), err)
+		u.err, u.kind = fmt.Errorf("%s: %s activation failed (changes rolled back): %w", u.label, r.Backend.Name(), err), ErrActivation
 		r.undo(u)
 	}
 	r.reactivate(ctx, changed)
@@ -303,7 +330,7 @@ func (r *Reconciler) verify(ctx context.Context, p plan.Plan, units []*unit) {
 	}
 	var rolled []string
 	for _, u := range units {
-		if u.err != nil {
+		if u.err != nil || u.skipped {
 			continue
 		}
 		var verr error
@@ -317,7 +344,7 @@ func (r *Reconciler) verify(ctx context.Context, p plan.Plan, units []*unit) {
 		if verr == nil {
 			continue
 		}
-		u.err = fmt.Errorf("%s: verification failed (changes rolled back): %w", u.label, verr)
+		u.err, u.kind = fmt.Errorf("%s: verification failed (changes rolled back): %w", u.label, verr), ErrVerify
 		u.log.Error("verification failed; rolling back", "error", verr)
 		files := u.changedFiles()
 		r.undo(u)
@@ -422,7 +449,7 @@ func (r *Reconciler) checkReach(ctx context.Context, units []*unit) {
 	r.Log.Error("the database is unreachable after this cycle's link changes; rolling them back", "error", err)
 	var names []string
 	for _, u := range changed {
-		u.err = fmt.Errorf("%s: the database was unreachable after the change (rolled back): %w", u.label, err)
+		u.err, u.kind = fmt.Errorf("%s: the database was unreachable after the change (rolled back): %w", u.label, err), ErrConnectivity
 		if u.changedFiles() {
 			names = append(names, u.name)
 		}

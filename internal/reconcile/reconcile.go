@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/links"
@@ -41,12 +43,76 @@ type Reconciler struct {
 	DBHost      string
 	Activate    bool
 	Concurrency int
-	Log         *slog.Logger
+	// Backoff spaces the retries of a row whose apply keeps failing; the
+	// zero value retries every cycle.
+	Backoff Backoff
+	Log     *slog.Logger
 
-	mu      sync.Mutex
-	state   *state
-	dbAddrs []netip.Addr
+	mu       sync.Mutex
+	state    *state
+	dbAddrs  []netip.Addr
+	retries  map[int64]*retry
+	inFlight atomic.Int64
 }
+
+// Backoff is the per-row retry schedule: after n consecutive failures a
+// row waits Base * Multiplier^n, at most Max, unless the row changes.
+type Backoff struct {
+	Base, Max  time.Duration
+	Multiplier float64
+}
+
+// Delay is the wait after the given number of consecutive failures.
+func (b Backoff) Delay(failures int) time.Duration {
+	if b.Base <= 0 || failures <= 0 {
+		return 0
+	}
+	d := float64(b.Base) * math.Pow(b.Multiplier, float64(failures))
+	if b.Max > 0 && d > float64(b.Max) {
+		return b.Max
+	}
+	return time.Duration(d)
+}
+
+type retry struct {
+	fingerprint string
+	failures    int
+	next        time.Time
+	err         error
+	kind        string
+}
+
+// fingerprint identifies a row's content: a change resets its backoff.
+func fingerprint(r store.Row) string {
+	return fmt.Sprintf("%s|%s|%s|%d|%v", r.MAC, r.Address, r.CIDR, r.MTU, r.HasMTU)
+}
+
+func (r *Reconciler) noteFailure(row store.Row, u *unit, now time.Time) {
+	if r.retries == nil {
+		r.retries = map[int64]*retry{}
+	}
+	fp := fingerprint(row)
+	rt := r.retries[row.ID]
+	if rt == nil || rt.fingerprint != fp {
+		rt = &retry{fingerprint: fp}
+		r.retries[row.ID] = rt
+	}
+	rt.failures++
+	rt.err, rt.kind = u.err, u.kind
+	rt.next = now.Add(r.Backoff.Delay(rt.failures))
+}
+
+// InFlight is the number of interfaces being applied right now.
+func (r *Reconciler) InFlight() int64 { return r.inFlight.Load() }
+
+// Classes of RowResult.Err besides plan's (validation, protected, conflict).
+const (
+	ErrMissing      = "nic_missing"
+	ErrApply        = "apply"
+	ErrActivation   = "activation"
+	ErrVerify       = "verify"
+	ErrConnectivity = "connectivity"
+)
 
 // Result is the outcome of one cycle.
 type Result struct {
@@ -61,16 +127,21 @@ type Result struct {
 
 // RowResult is one row after the cycle.
 type RowResult struct {
-	ID       int64
-	Name     string
-	MAC      string
-	Address  string
-	MTU      int
-	State    string
-	Err      error
-	Changed  bool
-	Drifts   []string
-	Duration time.Duration
+	ID      int64
+	Name    string
+	MAC     string
+	Address string
+	MTU     int
+	State   string
+	Err     error
+	// Kind is the class of Err (plan.ErrValidation, ErrApply, ...).
+	Kind string
+	// Deferred is set when the row was not retried because of its backoff;
+	// Skipped when the agent stopped before applying it.
+	Deferred, Skipped bool
+	Changed           bool
+	Drifts            []string
+	Duration          time.Duration
 }
 
 // Failed counts rows that did not converge.
@@ -185,6 +256,10 @@ func (r *Reconciler) databaseAddrs(ctx context.Context) []netip.Addr {
 // Cycle reads, plans, applies, verifies and reports. An error means the
 // cycle could not run (the database or the node could not be read, or
 // results could not be written); row failures are in the Result.
+//
+// Cancelling ctx during the read abandons the cycle; once changes have
+// begun it only stops new interfaces from starting: the ones in hand are
+// finished or rolled back, verified and reported.
 func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -194,9 +269,10 @@ func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	p := plan.Build(in)
-	res := r.apply(ctx, p)
+	finish := context.WithoutCancel(ctx)
+	res := r.apply(finish, ctx.Done(), p)
 	res.Plan = p
-	reportErr := r.report(ctx, &res)
+	reportErr := r.report(finish, &res)
 	if err := r.state.save(filepath.Join(r.Root, StatePath), p.Absent); err != nil {
 		r.Log.Error("cannot save agent state; an orphan may need one more read before removal", "error", err)
 	}
@@ -209,7 +285,7 @@ func (r *Reconciler) report(ctx context.Context, res *Result) error {
 	var errs []error
 	for k, it := range res.Plan.Ifaces {
 		ok := res.Rows[k].Err == nil
-		if ok == it.Row.Success {
+		if ok == it.Row.Success || res.Rows[k].Skipped {
 			continue
 		}
 		if err := r.Store.SetSuccess(ctx, it.Row.ID, ok); err != nil {

@@ -414,3 +414,43 @@ func TestMissingNICFailsUntilItAppears(t *testing.T) {
 		t.Error("row not marked successful once its NIC appeared")
 	}
 }
+
+func TestFailingRowBacksOffUntilItChanges(t *testing.T) {
+	e := newEnv(t)
+	e.ns.AddNIC(t, "eth1", "fa:16:3e:00:00:01")
+	out, err := e.ns.Exec(context.Background(), nil, "sysctl", "-w", "net.ipv6.conf.eth1.disable_ipv6=1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("sysctl: %v: %s", err, out)
+	}
+	id := e.db.AddRow(t, node, "fa:16:3e:00:00:01", "s6", "2001:db8:1::21", nil)
+	r := e.reconciler()
+	r.Backoff = reconcile.Backoff{Base: time.Hour, Max: 2 * time.Hour, Multiplier: 2}
+
+	first := e.cycle(r).Rows[0]
+	if first.Err == nil || first.Deferred || first.Kind != reconcile.ErrApply {
+		t.Fatalf("first attempt: %+v", first)
+	}
+	second := e.cycle(r).Rows[0]
+	if !second.Deferred || second.Err == nil || second.Duration != 0 {
+		t.Fatalf("second cycle re-applied a row in backoff: %+v", second)
+	}
+	// A change to the row resets its backoff: it is tried at once.
+	e.db.Exec(t, "UPDATE multi_interface SET address='10.20.0.21', subnet_id='s4' WHERE id=?", id)
+	third := e.cycle(r).Rows[0]
+	if third.Err != nil || third.Deferred {
+		t.Fatalf("changed row not retried at once: %+v", third)
+	}
+	e.wantLink("multinic0", 0, "10.20.0.21/24")
+}
+
+func TestBackoffDelay(t *testing.T) {
+	b := reconcile.Backoff{Base: 30 * time.Second, Max: 5 * time.Minute, Multiplier: 2}
+	for failures, want := range []time.Duration{0, time.Minute, 2 * time.Minute, 4 * time.Minute, 5 * time.Minute} {
+		if got := b.Delay(failures); got != want {
+			t.Errorf("after %d failures: %s, want %s", failures, got, want)
+		}
+	}
+	if (reconcile.Backoff{}).Delay(3) != 0 {
+		t.Error("zero Backoff must retry every cycle")
+	}
+}

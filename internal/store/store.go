@@ -43,6 +43,9 @@ type Options struct {
 	MaxLifetime                        time.Duration
 	// Timeout bounds dialing and each query.
 	Timeout time.Duration
+	// Observe, when set, is told how long each statement took, by kind
+	// (select_rows, update_success, ping).
+	Observe func(kind string, d time.Duration)
 }
 
 // Store is a connection pool bound to this node's names.
@@ -52,6 +55,13 @@ type Store struct {
 	timeout time.Duration
 	query   string
 	update  string
+	observe func(string, time.Duration)
+}
+
+func (s *Store) took(kind string, start time.Time) {
+	if s.observe != nil {
+		s.observe(kind, time.Since(start))
+	}
 }
 
 // Open prepares a pool; it does not connect until the first query.
@@ -96,6 +106,7 @@ func Open(o Options, nodes []string) (*Store, error) {
 		db:      db,
 		nodes:   nodes,
 		timeout: o.Timeout,
+		observe: o.Observe,
 		query: `SELECT i.id, i.port_id, i.subnet_id, i.macaddress, i.attached_node_name,
 	i.netplan_success, i.address, i.mtu, s.cidr
 FROM multi_interface i LEFT JOIN multi_subnet s ON s.subnet_id = i.subnet_id
@@ -147,6 +158,7 @@ func (s *Store) args(extra ...any) []any {
 func (s *Store) Rows(ctx context.Context) ([]Row, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	defer s.took("select_rows", time.Now())
 	rs, err := s.db.QueryContext(ctx, s.query, s.args()...)
 	if err != nil {
 		return nil, fmt.Errorf("reading multi_interface rows: %w", err)
@@ -186,6 +198,7 @@ func (s *Store) SetSuccess(ctx context.Context, id int64, ok bool) error {
 	if ok {
 		v = 1
 	}
+	defer s.took("update_success", time.Now())
 	res, err := s.db.ExecContext(ctx, s.update, s.args(v, id)...)
 	if err != nil {
 		return fmt.Errorf("writing netplan_success=%d to row %d: %w", v, id, err)
@@ -204,5 +217,6 @@ func (s *Store) SetSuccess(ctx context.Context, id int64, ok bool) error {
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	defer s.took("ping", time.Now())
 	return s.db.PingContext(ctx)
 }

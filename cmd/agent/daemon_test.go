@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/testenv"
+)
+
+// lockedBuffer collects a process's output while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type daemonProc struct {
+	cmd    *exec.Cmd
+	out    *lockedBuffer
+	done   chan error
+	notify chan string
+}
+
+// startDaemon runs `multinic-agent run` in the node's namespace with a
+// NOTIFY_SOCKET of the test's, as systemd would.
+func (n *node) startDaemon(env ...string) *daemonProc {
+	t := n.t
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &daemonProc{out: &lockedBuffer{}, done: make(chan error, 1), notify: make(chan string, 100)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			d.notify <- string(buf[:k])
+		}
+	}()
+	full := append(append([]string{}, n.env...), "NOTIFY_SOCKET="+sock, "HEALTH_PORT=8080")
+	d.cmd = n.ns.Exec(t.Context(), append(full, env...), binary, "run", "--config", n.conf)
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		conn.Close()
+		if t.Failed() {
+			t.Logf("daemon output:\n%s", d.out.String())
+		}
+	})
+	return d
+}
+
+func (d *daemonProc) waitNotify(t *testing.T, want string, within time.Duration) {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case m := <-d.notify:
+			if strings.Contains(m, want) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no %s notification within %s", want, within)
+		}
+	}
+}
+
+// eventually polls cond every 50ms until it holds or the time is up.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < within {
+		if cond() {
+			return time.Since(start)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %s", what, within)
+	return 0
+}
+
+func get(t *testing.T, c *http.Client, path string) (int, string) {
+	t.Helper()
+	resp, err := c.Get("http://127.0.0.1:8080" + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestDaemon(t *testing.T) {
+	n := newNode(t)
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:03:01")
+	n.db.AddRow(t, "node1", "fa:16:3e:00:03:01", "s4", "10.30.0.31", 1400)
+	d := n.startDaemon("POLL_INTERVAL=60s")
+	d.waitNotify(t, "READY=1", 10*time.Second)
+	if l := n.ns.Link(t, "multinic0"); l.MTU != 1400 || len(l.Addrs) != 1 {
+		t.Fatalf("not converged at READY: %+v", l)
+	}
+
+	c := n.ns.HTTPClient()
+	code, body := get(t, c, "/")
+	var status map[string]any
+	if err := json.Unmarshal([]byte(body), &status); err != nil || code != 200 {
+		t.Fatalf("GET /: %d %v\n%s", code, err, body)
+	}
+	for _, k := range []string{"status", "uptime", "processed_vms", "failed_configs", "database_connected", "last_sync", "components", "statistics", "interfaces"} {
+		if _, ok := status[k]; !ok {
+			t.Errorf("GET / lacks %q", k)
+		}
+	}
+	if status["status"] != "healthy" || status["database_connected"] != true {
+		t.Errorf("status %v", status)
+	}
+	comp := status["components"].(map[string]any)
+	if comp["database"].(map[string]any)["healthy"] != true || comp["network_manager"].(map[string]any)["type"] != "netplan" {
+		t.Errorf("components %v", comp)
+	}
+	ifs := status["interfaces"].([]any)
+	if len(ifs) != 1 || ifs[0].(map[string]any)["name"] != "multinic0" || ifs[0].(map[string]any)["state"] != "configured" {
+		t.Errorf("interfaces %v", ifs)
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if code, body := get(t, c, p); code != 200 {
+			t.Errorf("GET %s: %d %s", p, code, body)
+		}
+	}
+	_, metrics := get(t, c, "/metrics")
+	for _, name := range []string{
+		"multinic_interfaces_processed_total{status=\"success\"} 1", "multinic_interface_processing_duration_seconds",
+		"multinic_polling_cycles_total", "multinic_polling_cycle_duration_seconds", "multinic_polling_backoff_level 0",
+		"multinic_db_connection_status 1", "multinic_concurrent_tasks", "multinic_configuration_drifts_total",
+		"multinic_orphaned_interfaces_deleted_total", "multinic_errors_total", "multinic_agent_info{",
+		"multinic_db_query_duration_seconds", "multinic_interfaces{state=\"configured\"} 1",
+		"multinic_last_success_timestamp_seconds", "go_goroutines", "process_resident_memory_bytes",
+	} {
+		if !strings.Contains(metrics, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	if !strings.Contains(d.out.String(), `"msg":"Operating system detected"`) {
+		t.Error("no 'Operating system detected' log line")
+	}
+
+	// Hot-plug: the row first, then the NIC; the 60s poll is far away.
+	n.db.AddRow(t, "node1", "fa:16:3e:00:03:02", "s4", "10.30.0.32", nil)
+	n.ns.AddNIC(t, "ens5", "fa:16:3e:00:03:02")
+	took := eventually(t, 2*time.Second, "hot-plugged NIC converged", func() bool {
+		l, ok := n.ns.Find(t, "multinic1")
+		return ok && len(l.Addrs) == 1 && l.Addrs[0].String() == "10.30.0.32/24" && l.Up
+	})
+	t.Logf("hot-plugged NIC converged in %s", took)
+
+	// A change made by hand is repaired at once too.
+	n.ns.IP(t, "addr", "del", "10.30.0.31/24", "dev", "multinic0")
+	took = eventually(t, 2*time.Second, "removed address restored", func() bool {
+		return len(n.ns.Link(t, "multinic0").Addrs) == 1
+	})
+	t.Logf("hand-removed address restored in %s", took)
+
+	// A second instance on the same host is refused.
+	second := n.ns.Exec(t.Context(), append(n.env, "HEALTH_PORT=8081"), binary, "run", "--config", n.conf)
+	out, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "another multinic-agent instance") {
+		t.Errorf("second instance: %v\n%s", err, out)
+	}
+
+	start := time.Now()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+		t.Logf("stopped %s after SIGTERM", time.Since(start))
+	case <-time.After(5 * time.Second):
+		t.Fatal("still running 5s after SIGTERM")
+	}
+	d.waitNotify(t, "STOPPING=1", time.Second)
+}
+
+func TestDaemonSurvivesDatabaseOutage(t *testing.T) {
+	n := newNode(t)
+	proxy := testenv.NewProxy(t, n.db.Socket)
+	for k, e := range n.env {
+		if strings.HasPrefix(e, "DB_SOCKET=") {
+			n.env[k] = "DB_SOCKET=" + proxy.Path
+		}
+	}
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:04:01")
+	n.db.AddRow(t, "node1", "fa:16:3e:00:04:01", "s4", "10.30.0.41", 1400)
+	d := n.startDaemon("POLL_INTERVAL=1s", "POLL_JITTER=0", "BACKOFF_MAX_INTERVAL=2s")
+	d.waitNotify(t, "READY=1", 10*time.Second)
+	c := n.ns.HTTPClient()
+	before := n.ns.Link(t, "multinic0")
+	file := filepath.Join(n.root, "etc/netplan/90-multinic0.yaml")
+	fileBefore, _ := os.ReadFile(file)
+
+	proxy.Cut()
+	eventually(t, 5*time.Second, "503 unhealthy", func() bool {
+		code, body := get(t, c, "/")
+		return code == 503 && strings.Contains(body, `"status": "unhealthy"`) && strings.Contains(body, `"database_connected": false`)
+	})
+	if code, _ := get(t, c, "/readyz"); code != 503 {
+		t.Errorf("/readyz during the outage: %d", code)
+	}
+	if code, _ := get(t, c, "/healthz"); code != 200 {
+		t.Errorf("/healthz during the outage: %d (the loop is alive)", code)
+	}
+	eventually(t, 5*time.Second, "backoff rising and DB status 0", func() bool {
+		_, m := get(t, c, "/metrics")
+		return strings.Contains(m, "multinic_db_connection_status 0") && !strings.Contains(m, "multinic_polling_backoff_level 0")
+	})
+	after := n.ns.Link(t, "multinic0")
+	fileAfter, _ := os.ReadFile(file)
+	if after.MTU != before.MTU || len(after.Addrs) != 1 || !after.Up || !bytes.Equal(fileBefore, fileAfter) {
+		t.Errorf("the outage changed the node: link %+v -> %+v", before, after)
+	}
+
+	proxy.Restore()
+	took := eventually(t, 8*time.Second, "healthy again", func() bool {
+		code, body := get(t, c, "/")
+		return code == 200 && strings.Contains(body, `"status": "healthy"`)
+	})
+	t.Logf("recovered %s after the database came back", took)
+	_, m := get(t, c, "/metrics")
+	if !strings.Contains(m, "multinic_polling_backoff_level 0") || !strings.Contains(m, "multinic_db_connection_status 1") {
+		t.Error("backoff or DB status not reset after recovery")
+	}
+}

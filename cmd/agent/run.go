@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/multinic-agent/multinic-agent/internal/daemon"
+	"github.com/multinic-agent/multinic-agent/internal/health"
+	"github.com/multinic-agent/multinic-agent/internal/lock"
+	"github.com/multinic-agent/multinic-agent/internal/metrics"
+)
+
+const runSummary = "Run the daemon: reconcile at start, every POLL_INTERVAL (with jitter and backoff) and soon after the kernel reports a change to a NIC the rows name; serve health and metrics on HEALTH_ADDR:HEALTH_PORT; stop on SIGTERM or SIGINT"
+
+// liveness is how long the loop may go without a heartbeat before /healthz
+// fails: longer than the slowest cycle (database timeouts, activation).
+const liveness = 5 * time.Minute
+
+func runDaemon(args []string, stdout, stderr io.Writer) int {
+	cfg, err := loadConfig("run", runSummary, args, stderr)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "multinic-agent: %v\n", err)
+		return 2
+	}
+	log := newLogger(cfg, stdout)
+	fail := func(err error) int {
+		log.Error("cannot start", "error", err)
+		fmt.Fprintf(stderr, "multinic-agent: %v\n", err)
+		return 2
+	}
+
+	lk, err := lock.Acquire(cfg.Path(cfg.LockFile))
+	if err != nil {
+		return fail(err)
+	}
+	defer lk.Release()
+
+	var m *metrics.Metrics
+	a, err := newAgent(cfg, log, func(kind string, d time.Duration) { m.ObserveQuery(kind, d) })
+	if err != nil {
+		return fail(err)
+	}
+	defer a.Close()
+	m = metrics.New(version, a.os.ID, a.nodes[0], a.rec.InFlight)
+	state := health.NewState(liveness)
+	state.Set(health.Snapshot{Backend: a.rec.Backend.Name()})
+
+	var srv *http.Server
+	if cfg.HealthPort != 0 {
+		addr := net.JoinHostPort(cfg.HealthAddr, strconv.Itoa(cfg.HealthPort))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fail(fmt.Errorf("cannot listen on HEALTH_ADDR:HEALTH_PORT %s (%v); free the port or set HEALTH_PORT", addr, err))
+		}
+		srv = &http.Server{Handler: health.Handler(state, m.Registry), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		log.Info("serving health and metrics", "addr", ln.Addr().String())
+	}
+
+	notify := func(s string) { sd.SdNotify(false, s) }
+	watchdog := 10 * time.Second
+	if wd, err := sd.SdWatchdogEnabled(false); err == nil && wd > 0 {
+		watchdog = min(watchdog, wd/2)
+	}
+	d := &daemon.Daemon{
+		Rec:     a.rec,
+		Links:   a.links,
+		Metrics: m,
+		Health:  state,
+		Schedule: daemon.Schedule{
+			Interval: cfg.PollInterval, Jitter: cfg.PollJitter,
+			BackoffEnabled: cfg.BackoffEnabled, Multiplier: cfg.BackoffMultiplier, Max: cfg.BackoffMaxInterval,
+		},
+		Debounce: 200 * time.Millisecond,
+		Notify:   notify,
+		Watchdog: watchdog,
+		Log:      log,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log.Info("daemon started", "poll_interval", cfg.PollInterval.String(), "jitter", cfg.PollJitter, "nodes", a.nodes)
+	d.Run(ctx)
+	log.Info("stopping")
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}
+	return 0
+}

@@ -1,0 +1,201 @@
+// Package daemon is the long-running loop: a reconcile at start, then one
+// every poll interval (with jitter and backoff), and one soon after the
+// kernel reports a change to a NIC the rows name.
+package daemon
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/health"
+	"github.com/multinic-agent/multinic-agent/internal/links"
+	"github.com/multinic-agent/multinic-agent/internal/metrics"
+	"github.com/multinic-agent/multinic-agent/internal/reconcile"
+)
+
+// Daemon runs the reconciler until its context ends.
+type Daemon struct {
+	Rec      *reconcile.Reconciler
+	Links    *links.Handle
+	Metrics  *metrics.Metrics
+	Health   *health.State
+	Schedule Schedule
+	// Debounce is how long to wait after a kernel change for more before
+	// reconciling.
+	Debounce time.Duration
+	// Notify sends a systemd notification (READY=1, WATCHDOG=1,
+	// STOPPING=1); nil when not run by systemd.
+	Notify func(state string)
+	// Watchdog is the interval of WATCHDOG=1 notifications; 0 for none.
+	Watchdog time.Duration
+	Log      *slog.Logger
+
+	level     int
+	processed int64
+	failed    int64
+	lastSync  time.Time
+	// watched are the link indexes and MACs whose changes trigger a cycle.
+	watchIdx map[int]bool
+	watchMAC map[string]bool
+	// known are the link indexes seen so far: a new link may be a NIC whose
+	// row was written after the last read, so it triggers a cycle too.
+	known map[int]bool
+}
+
+func (d *Daemon) notify(state string) {
+	if d.Notify != nil {
+		d.Notify(state)
+	}
+}
+
+// Run reconciles until ctx ends. A cycle in progress when ctx ends finishes
+// the interfaces in hand (or rolls them back) before Run returns nil.
+func (d *Daemon) Run(ctx context.Context) error {
+	changes, err := d.Links.Watch(ctx)
+	if err != nil {
+		d.Log.Warn("cannot subscribe to netlink events; hot-plugged NICs wait for the next poll", "error", err)
+	}
+	d.known = map[int]bool{}
+	if ls, err := d.Links.List(); err == nil {
+		for _, l := range ls {
+			d.known[l.Index] = true
+		}
+	}
+	d.cycle(ctx, "start")
+	d.notify("READY=1")
+
+	poll := time.NewTimer(d.Schedule.First(random()))
+	defer poll.Stop()
+	debounce := time.NewTimer(time.Hour)
+	debounce.Stop()
+	pending := false
+	var tick <-chan time.Time
+	if d.Watchdog > 0 {
+		t := time.NewTicker(d.Watchdog)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			d.notify("STOPPING=1")
+			return nil
+		case <-tick:
+			d.Health.Beat()
+			d.notify("WATCHDOG=1")
+		case <-poll.C:
+			d.cycle(ctx, "poll")
+			poll.Reset(d.Schedule.Next(d.level, random()))
+		case c, ok := <-changes:
+			if !ok {
+				changes = nil
+				continue
+			}
+			if d.relevant(c) && !pending {
+				pending = true
+				debounce.Reset(d.Debounce)
+			}
+		case <-debounce.C:
+			pending = false
+			// Our own changes raise events too: they cost one more cycle,
+			// which finds nothing to do. Dropping them could lose a change
+			// made by hand during this cycle.
+			d.cycle(ctx, "netlink")
+		}
+	}
+}
+
+// relevant reports whether a kernel change concerns a new link, a NIC the
+// rows name, a link the agent manages, or a link called multinicN.
+func (d *Daemon) relevant(c links.Change) bool {
+	isNew := !c.Addr && !c.Lost && !d.known[c.Index]
+	if !c.Addr {
+		d.known[c.Index] = true
+	}
+	return c.Lost || isNew || d.watchIdx[c.Index] || (c.MAC != "" && d.watchMAC[c.MAC]) || strings.HasPrefix(c.Name, "multinic")
+}
+
+func (d *Daemon) cycle(ctx context.Context, why string) {
+	if ctx.Err() != nil {
+		return
+	}
+	start := time.Now()
+	res, err := d.Rec.Cycle(ctx)
+	took := time.Since(start)
+	d.Metrics.ObserveCycle(res, err, took)
+	if err != nil {
+		d.level++
+		d.Log.Error("reconcile failed", "trigger", why, "error", err, "backoff_level", d.level,
+			"next_in", d.Schedule.Base(d.level).String())
+	} else {
+		d.level = 0
+		d.lastSync = time.Now()
+		if res.Changed || res.Failed() > 0 {
+			d.Log.Info("reconcile finished", "trigger", why, "rows", len(res.Rows), "failed", res.Failed(),
+				"changed", res.Changed, "removed", res.Removed, "duration_ms", took.Milliseconds())
+		} else {
+			d.Log.Debug("reconcile finished: in sync", "trigger", why, "rows", len(res.Rows), "duration_ms", took.Milliseconds())
+		}
+	}
+	d.Metrics.SetBackoff(d.level)
+	d.watch(res)
+	d.Health.Set(d.snapshot(res, err))
+	d.notify("WATCHDOG=1")
+}
+
+func (d *Daemon) watch(res reconcile.Result) {
+	if res.Rows == nil && res.Plan.Ifaces == nil {
+		return // a failed read: keep watching what we knew
+	}
+	d.watchIdx, d.watchMAC = map[int]bool{}, map[string]bool{}
+	for _, it := range res.Plan.Ifaces {
+		if it.Want.MAC != "" {
+			d.watchMAC[it.Want.MAC] = true
+		}
+		if it.Link != nil {
+			d.watchIdx[it.Link.Index] = true
+		}
+	}
+}
+
+func (d *Daemon) snapshot(res reconcile.Result, err error) health.Snapshot {
+	prev := d.Health.Get()
+	s := health.Snapshot{
+		Cycled:      true,
+		DBConnected: err == nil || !errors.Is(err, reconcile.ErrDB),
+		LastSync:    d.lastSync,
+		Backend:     d.Rec.Backend.Name(),
+		Interfaces:  prev.Interfaces,
+	}
+	if err != nil {
+		if errors.Is(err, reconcile.ErrDB) {
+			s.DBError = err.Error()
+		}
+		if res.Rows == nil {
+			// Nothing was read: the interfaces are as last seen.
+			s.ProcessedVMs, s.FailedConfigs = d.processed, d.failed
+			return s
+		}
+	}
+	s.Interfaces = make([]health.Interface, 0, len(res.Rows))
+	for _, row := range res.Rows {
+		i := health.Interface{ID: row.ID, Name: row.Name, MAC: row.MAC, Address: row.Address, MTU: row.MTU, State: row.State}
+		if row.Err != nil {
+			i.Error = row.Err.Error()
+			if !row.Deferred && !row.Skipped {
+				d.failed++
+			}
+		} else if row.Changed {
+			d.processed++
+		}
+		s.Interfaces = append(s.Interfaces, i)
+	}
+	slices.SortFunc(s.Interfaces, func(a, b health.Interface) int { return cmp.Compare(a.ID, b.ID) })
+	s.ProcessedVMs, s.FailedConfigs = d.processed, d.failed
+	return s
+}

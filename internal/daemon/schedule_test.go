@@ -1,0 +1,67 @@
+package daemon
+
+import (
+	"testing"
+	"time"
+)
+
+func TestBackoffGrowsToMaxAndResets(t *testing.T) {
+	s := Schedule{Interval: 30 * time.Second, BackoffEnabled: true, Multiplier: 2, Max: 5 * time.Minute}
+	want := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 5 * time.Minute, 5 * time.Minute}
+	for level, w := range want {
+		if got := s.Base(level); got != w {
+			t.Errorf("level %d: %s, want %s", level, got, w)
+		}
+	}
+	s.BackoffEnabled = false
+	if got := s.Base(5); got != 30*time.Second {
+		t.Errorf("backoff off: %s", got)
+	}
+	// A max below the interval never shortens the interval.
+	s = Schedule{Interval: time.Minute, BackoffEnabled: true, Multiplier: 2, Max: time.Second}
+	if got := s.Base(3); got != time.Minute {
+		t.Errorf("max below interval: %s", got)
+	}
+}
+
+func TestJitterSpreadsWithinBounds(t *testing.T) {
+	s := Schedule{Interval: 30 * time.Second, Jitter: 0.1}
+	if lo, hi := s.Next(0, 0), s.Next(0, 0.999999); lo != 27*time.Second || hi < 32999*time.Millisecond || hi > 33*time.Second {
+		t.Errorf("bounds: %s .. %s, want 27s .. 33s", lo, hi)
+	}
+	// Random draws stay in bounds and are not all equal.
+	seen := map[time.Duration]bool{}
+	for range 1000 {
+		d := s.Next(0, random())
+		if d < 27*time.Second || d > 33*time.Second {
+			t.Fatalf("%s outside 27s..33s", d)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 900 {
+		t.Errorf("only %d distinct waits out of 1000", len(seen))
+	}
+	s.Jitter = 0
+	if s.Next(0, 0.3) != 30*time.Second || s.First(0.3) != 30*time.Second {
+		t.Error("jitter 0 must give the exact interval")
+	}
+}
+
+func TestFirstWaitSpreadsARestartedFleet(t *testing.T) {
+	s := Schedule{Interval: 30 * time.Second, Jitter: 0.1}
+	// 10 buckets of 3s over the interval: a fleet restarted at once must
+	// fill them evenly on its second poll, not bunch up in one.
+	var buckets [10]int
+	for range 10000 {
+		d := s.First(random())
+		if d <= 0 || d > 30*time.Second {
+			t.Fatalf("first wait %s outside (0, 30s]", d)
+		}
+		buckets[min(int(d/(3*time.Second)), 9)]++
+	}
+	for i, n := range buckets {
+		if n < 800 || n > 1200 {
+			t.Errorf("bucket %d holds %d of 10000 agents, want about 1000", i, n)
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package links
+
+import (
+	"context"
+	"time"
+
+	"github.com/vishvananda/netlink"
+)
+
+// Change is a kernel event about a link or one of its addresses.
+type Change struct {
+	Index int
+	Name  string // link events only
+	MAC   string // link events only
+	// Addr is set for address events.
+	Addr bool
+	// Lost means events may have been missed (the subscription broke or
+	// the reader fell behind): treat everything as changed.
+	Lost bool
+}
+
+// Watch delivers link and address changes in the handle's namespace until
+// ctx ends, then closes the channel. A broken subscription is re-established
+// and reported as a Lost change.
+func (h *Handle) Watch(ctx context.Context) (<-chan Change, error) {
+	done := make(chan struct{})
+	lch, ach, err := h.subscribe(done)
+	if err != nil {
+		close(done)
+		return nil, err
+	}
+	out := make(chan Change, 64)
+	go func() {
+		defer close(out)
+		lost := false
+		send := func(c Change) {
+			if lost {
+				select {
+				case out <- Change{Lost: true}:
+					lost = false
+				default:
+				}
+			}
+			select {
+			case out <- c:
+			default:
+				lost = true
+			}
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				close(done)
+				return
+			case u, ok := <-lch:
+				if ok {
+					a := u.Attrs()
+					c := Change{Index: a.Index, Name: a.Name}
+					if len(a.HardwareAddr) == 6 {
+						c.MAC = a.HardwareAddr.String()
+					}
+					send(c)
+					continue
+				}
+			case u, ok := <-ach:
+				if ok {
+					send(Change{Index: u.LinkIndex, Addr: true})
+					continue
+				}
+			}
+			// A subscription ended: start both again.
+			close(done)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+				done = make(chan struct{})
+				if lch, ach, err = h.subscribe(done); err == nil {
+					break
+				}
+				close(done)
+			}
+			lost = false
+			send(Change{Lost: true})
+		}
+	}()
+	return out, nil
+}
+
+func (h *Handle) subscribe(done chan struct{}) (chan netlink.LinkUpdate, chan netlink.AddrUpdate, error) {
+	ns := h.ns
+	lch := make(chan netlink.LinkUpdate, 64)
+	ach := make(chan netlink.AddrUpdate, 64)
+	ignore := func(error) {} // a fatal error closes the channel, which Watch handles
+	if err := netlink.LinkSubscribeWithOptions(lch, done, netlink.LinkSubscribeOptions{Namespace: &ns, ErrorCallback: ignore}); err != nil {
+		return nil, nil, err
+	}
+	if err := netlink.AddrSubscribeWithOptions(ach, done, netlink.AddrSubscribeOptions{Namespace: &ns, ErrorCallback: ignore}); err != nil {
+		return nil, nil, err
+	}
+	return lch, ach, nil
+}
