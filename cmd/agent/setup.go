@@ -11,9 +11,12 @@ import (
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/config"
+	"github.com/multinic-agent/multinic-agent/internal/ifcfg"
+	"github.com/multinic-agent/multinic-agent/internal/keyfile"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
+	"github.com/multinic-agent/multinic-agent/internal/networkd"
 	"github.com/multinic-agent/multinic-agent/internal/osrelease"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
 	"github.com/multinic-agent/multinic-agent/internal/store"
@@ -54,15 +57,15 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // backends returns the backend to write with and the others, whose files
 // are still read so that a node moved between backends keeps no stale file.
 func backends(cfg *config.Config) (netconf.Backend, []netconf.Backend, osrelease.Info, error) {
-	all := []netconf.Backend{netplan.Backend{}}
+	all := []netconf.Backend{netplan.Backend{}, ifcfg.Backend{}, keyfile.Backend{}, networkd.Backend{}}
 	info, err := osrelease.Read(cfg.Path(osrelease.Path))
 	name := cfg.NetworkBackend
 	if name == "auto" {
 		if err != nil {
-			return nil, nil, info, fmt.Errorf("cannot detect the OS to pick a network backend (%v); set NETWORK_BACKEND to netplan", err)
+			return nil, nil, info, fmt.Errorf("cannot detect the OS to pick a network backend (%v); set NETWORK_BACKEND to netplan, ifcfg, keyfile or networkd", err)
 		}
 		if name = info.Backend(); name == "" {
-			return nil, nil, info, fmt.Errorf("no network backend known for OS %q (ID=%s ID_LIKE=%s); set NETWORK_BACKEND to netplan", info.PrettyName, info.ID, strings.Join(info.IDLike, " "))
+			return nil, nil, info, fmt.Errorf("no network backend known for OS %q (ID=%s ID_LIKE=%s); set NETWORK_BACKEND to netplan, ifcfg, keyfile or networkd", info.PrettyName, info.ID, strings.Join(info.IDLike, " "))
 		}
 	}
 	var chosen netconf.Backend
@@ -75,7 +78,7 @@ func backends(cfg *config.Config) (netconf.Backend, []netconf.Backend, osrelease
 		}
 	}
 	if chosen == nil {
-		return nil, nil, info, fmt.Errorf("NETWORK_BACKEND=%s is not supported by this build; use netplan", name)
+		return nil, nil, info, fmt.Errorf("NETWORK_BACKEND=%s is not a known backend", name)
 	}
 	return chosen, others, info, nil
 }

@@ -26,8 +26,8 @@ type Link struct {
 	// Master is the index of the bond or bridge the link is a port of, or 0.
 	Master   int
 	Loopback bool
-	// Addrs are the addresses the agent manages: every address but link-local
-	// ones, sorted.
+	// Addrs are the addresses the agent manages: permanent addresses that
+	// are not link-local, sorted.
 	Addrs []netip.Prefix
 }
 
@@ -135,7 +135,9 @@ func prefixOf(a netlink.Addr) (netip.Prefix, bool) {
 		return netip.Prefix{}, false
 	}
 	ip = ip.Unmap()
-	if ip.IsLinkLocalUnicast() {
+	// Addresses from DHCP or router advertisements have lifetimes; the
+	// agent manages only permanent ones (its own and those added by hand).
+	if ip.IsLinkLocalUnicast() || a.Flags&unix.IFA_F_PERMANENT == 0 {
 		return netip.Prefix{}, false
 	}
 	ones, _ := a.Mask.Size()

@@ -6,6 +6,7 @@ package netconf
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/netip"
@@ -77,6 +78,20 @@ type Backend interface {
 	// Activate makes the changed interfaces' files take effect (root is
 	// ROOT_DIR). It is called once per cycle, only when files changed.
 	Activate(ctx context.Context, root string, changed []string) error
+}
+
+// ErrUnavailable wraps an Activate error meaning the backend's tool or
+// daemon is not there: the files still hold and the netlink state is what
+// takes effect now.
+var ErrUnavailable = errors.New("activation skipped")
+
+// DaemonRuns reports whether a daemon runs on the system at root, judged
+// by its runtime directory (for example /run/NetworkManager). Tools that
+// talk to a daemon are only run when it reads root's files: never against
+// the host's daemon from a test's temporary ROOT_DIR.
+func DaemonRuns(root, runDir string) bool {
+	_, err := os.Stat(filepath.Join(root, runDir))
+	return err == nil
 }
 
 // Scan reads every file under root at a path one of the backends owns.

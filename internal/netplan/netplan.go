@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/networkd"
 )
 
 // Dir holds netplan's configuration.
@@ -53,7 +53,7 @@ func (Backend) Render(i netconf.Iface) []netconf.File {
 	fmt.Fprintf(&b, "network:\n  version: 2\n  ethernets:\n    %s:\n", i.Name)
 	fmt.Fprintf(&b, "      match:\n        macaddress: %q\n", i.MAC)
 	fmt.Fprintf(&b, "      set-name: %s\n", i.Name)
-	b.WriteString("      dhcp4: false\n      dhcp6: false\n")
+	b.WriteString("      dhcp4: false\n      dhcp6: false\n      accept-ra: false\n")
 	if i.Addr.IsValid() {
 		fmt.Fprintf(&b, "      addresses:\n        - %q\n", i.Addr.String())
 	}
@@ -124,32 +124,24 @@ func (Backend) Parse(path string, content []byte) (netconf.Iface, error) {
 	return i, nil
 }
 
-// Activate runs `netplan generate` once for the batch, then asks
-// systemd-networkd to reload (only on the real root, where networkd reads
-// the generated files).
+// Activate runs `netplan generate` once for the batch, then, when
+// systemd-networkd runs on the system at root, `networkctl reload` (which
+// reconfigures only the links whose files changed), or `netplan apply`
+// where networkd predates reload (systemd 244).
 func (Backend) Activate(ctx context.Context, root string, changed []string) error {
 	if _, err := exec.LookPath("netplan"); err != nil {
-		return nil
+		return fmt.Errorf("%w: netplan is not installed", netconf.ErrUnavailable)
 	}
 	if err := netconf.Run(ctx, "netplan", "generate", "--root-dir", root); err != nil {
 		return err
 	}
-	if root != "/" || !networkdRunning() {
+	if !netconf.DaemonRuns(root, "/run/systemd/netif") {
 		return nil
 	}
-	if v := networkdVersion(ctx); v > 0 && v < 244 {
-		// networkctl reload appeared in systemd 244.
+	if v := networkdVersion(ctx); v > 0 && v < 244 && root == "/" {
 		return netconf.Run(ctx, "netplan", "apply")
 	}
-	return netconf.Run(ctx, "networkctl", "reload")
-}
-
-func networkdRunning() bool {
-	if _, err := exec.LookPath("networkctl"); err != nil {
-		return false
-	}
-	_, err := os.Stat("/run/systemd/netif/state")
-	return err == nil
+	return networkd.Reload(ctx, root)
 }
 
 func networkdVersion(ctx context.Context) int {

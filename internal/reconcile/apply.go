@@ -13,6 +13,7 @@ import (
 
 	"github.com/multinic-agent/multinic-agent/internal/atomicfile"
 	"github.com/multinic-agent/multinic-agent/internal/links"
+	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
 )
 
@@ -26,20 +27,14 @@ type unit struct {
 	before *links.Link // kernel state before the cycle; nil when no link
 	log    *slog.Logger
 	done   []plan.Action
-	err    error
-	kind   string // class of err
+	// paths are the files the unit wrote or deleted, kept through a
+	// rollback so the tools can be told about the restored files.
+	paths []string
+	err   error
+	kind  string // class of err
 	// skipped is set when the agent stopped before the unit started.
 	skipped bool
 	took    time.Duration
-}
-
-func (u *unit) changedFiles() bool {
-	for _, a := range u.done {
-		if !a.Touches() {
-			return true
-		}
-	}
-	return false
 }
 
 func (u *unit) changedKernel() bool {
@@ -182,6 +177,9 @@ func (r *Reconciler) do(u *unit) error {
 			return fmt.Errorf("%s: %w (changes rolled back)", u.label, err)
 		}
 		u.done = append(u.done, a)
+		if !a.Touches() {
+			u.paths = append(u.paths, a.Path)
+		}
 		u.log.Info("applied", "action", a.String(), "drift", a.Drift)
 	}
 	return nil
@@ -281,75 +279,115 @@ func (r *Reconciler) findLink(index int) (links.Link, error) {
 	return links.Link{}, fmt.Errorf("link %d is gone", index)
 }
 
-// activate runs the backend's tools once for every unit whose files
-// changed. If they fail, those units are rolled back and the tools run
-// again so that what they generated matches the restored files.
+// activate runs the tools of every backend whose files changed, once each
+// for the batch. If they fail, the units whose files changed are rolled
+// back and the tools run again so that what they generated and loaded
+// matches the restored files.
 func (r *Reconciler) activate(ctx context.Context, units []*unit) {
 	if !r.Activate {
 		return
 	}
-	var changed []string
 	var touched []*unit
 	for _, u := range units {
-		if u.err == nil && !u.skipped && u.changedFiles() {
-			changed = append(changed, u.name)
+		if u.err == nil && !u.skipped && len(u.paths) > 0 {
 			touched = append(touched, u)
 		}
 	}
-	if len(changed) == 0 {
-		return
-	}
-	err := r.Backend.Activate(ctx, r.Root, changed)
+	err := r.runTools(ctx, touched)
 	if err == nil {
-		r.Log.Info("activated", "backend", r.Backend.Name(), "interfaces", changed)
 		return
 	}
-	r.Log.Error("activation failed; rolling back the interfaces of this cycle", "backend", r.Backend.Name(), "error", err)
+	r.Log.Error("activation failed; rolling back the interfaces of this cycle", "error", err)
 	for _, u := range touched {
-		u.err, u.kind = fmt.Errorf("%s: %s activation failed (changes rolled back): %w", u.label, r.Backend.Name(), err), ErrActivation
+		u.err, u.kind = fmt.Errorf("%s: activation failed (changes rolled back): %w", u.label, err), ErrActivation
 		r.undo(u)
 	}
-	r.reactivate(ctx, changed)
+	r.reactivate(ctx, touched)
 }
 
-func (r *Reconciler) reactivate(ctx context.Context, names []string) {
-	if !r.Activate || len(names) == 0 {
+// runTools activates, per backend, the interfaces whose files of that
+// backend the units changed (the current backend's, or another's being
+// cleaned up after a move between backends). A backend whose tool or daemon
+// is absent is skipped: its files take effect at the next boot.
+func (r *Reconciler) runTools(ctx context.Context, units []*unit) error {
+	var errs []error
+	for _, b := range append([]netconf.Backend{r.Backend}, r.Others...) {
+		var names []string
+		for _, u := range units {
+			for _, p := range u.paths {
+				if _, ok := b.Owns(p); ok && !slices.Contains(names, u.name) {
+					names = append(names, u.name)
+				}
+			}
+		}
+		if len(names) == 0 {
+			continue
+		}
+		err := b.Activate(ctx, r.Root, names)
+		switch {
+		case err == nil:
+			r.Log.Info("activated", "backend", b.Name(), "interfaces", names)
+		case errors.Is(err, netconf.ErrUnavailable):
+			r.Log.Info("activation skipped; the files apply at the next boot and the live state was set through netlink", "backend", b.Name(), "reason", err.Error())
+		default:
+			errs = append(errs, fmt.Errorf("%s: %w", b.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Reconciler) reactivate(ctx context.Context, units []*unit) {
+	if !r.Activate || len(units) == 0 {
 		return
 	}
-	if err := r.Backend.Activate(ctx, r.Root, names); err != nil {
-		r.Log.Error("activation after rollback failed; the node's generated config may lag its files", "backend", r.Backend.Name(), "error", err)
+	if err := r.runTools(ctx, units); err != nil {
+		r.Log.Error("activation after rollback failed; the network service may not match the restored files until it reloads them", "error", err)
 	}
 }
 
 // verify reads the kernel and the files back and rolls back every unit
-// that did not reach the planned state.
+// that did not reach the planned state. A network daemon reloaded by the
+// activation may still be reapplying the same state, so a mismatch is
+// re-read a few times before it counts.
 func (r *Reconciler) verify(ctx context.Context, p plan.Plan, units []*unit) {
-	ls, err := r.Links.List()
-	if err != nil {
-		r.Log.Error("cannot read links back to verify; rolling back", "error", err)
+	const attempts, pause = 5, 200 * time.Millisecond
+	failing := map[*unit]error{}
+	for attempt := 1; ; attempt++ {
+		clear(failing)
+		ls, err := r.Links.List()
+		for _, u := range units {
+			if u.err != nil || u.skipped {
+				continue
+			}
+			switch {
+			case err != nil:
+				failing[u] = fmt.Errorf("cannot read links back: %w", err)
+			case u.row >= 0:
+				if verr := r.verifyIface(&p.Ifaces[u.row], u, ls); verr != nil {
+					failing[u] = verr
+				}
+			default:
+				if verr := r.verifyOrphan(u, ls); verr != nil {
+					failing[u] = verr
+				}
+			}
+		}
+		if len(failing) == 0 || attempt == attempts {
+			break
+		}
+		time.Sleep(pause)
 	}
-	var rolled []string
+	var rolled []*unit
 	for _, u := range units {
-		if u.err != nil || u.skipped {
-			continue
-		}
-		var verr error
-		if err != nil {
-			verr = err
-		} else if u.row >= 0 {
-			verr = r.verifyIface(&p.Ifaces[u.row], u, ls)
-		} else {
-			verr = r.verifyOrphan(u, ls)
-		}
-		if verr == nil {
+		verr, ok := failing[u]
+		if !ok {
 			continue
 		}
 		u.err, u.kind = fmt.Errorf("%s: verification failed (changes rolled back): %w", u.label, verr), ErrVerify
 		u.log.Error("verification failed; rolling back", "error", verr)
-		files := u.changedFiles()
 		r.undo(u)
-		if files {
-			rolled = append(rolled, u.name)
+		if len(u.paths) > 0 {
+			rolled = append(rolled, u)
 		}
 	}
 	r.reactivate(ctx, rolled)
@@ -447,13 +485,9 @@ func (r *Reconciler) checkReach(ctx context.Context, units []*unit) {
 		return
 	}
 	r.Log.Error("the database is unreachable after this cycle's link changes; rolling them back", "error", err)
-	var names []string
 	for _, u := range changed {
 		u.err, u.kind = fmt.Errorf("%s: the database was unreachable after the change (rolled back): %w", u.label, err), ErrConnectivity
-		if u.changedFiles() {
-			names = append(names, u.name)
-		}
 		r.undo(u)
 	}
-	r.reactivate(ctx, names)
+	r.reactivate(ctx, changed)
 }

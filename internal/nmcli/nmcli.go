@@ -1,0 +1,87 @@
+// Package nmcli drives NetworkManager for the ifcfg and keyfile backends:
+// it loads (or unloads) the changed profile files and brings the loaded
+// ones up. It never restarts NetworkManager.
+package nmcli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/multinic-agent/multinic-agent/internal/netconf"
+)
+
+// Activate makes NetworkManager read each profile file in paths (paths on
+// the node; root is ROOT_DIR): a file that exists is loaded and its
+// connection brought up, a file that is gone is unloaded. `nmcli connection
+// load` succeeds even when NetworkManager rejects a file, so the loaded
+// profiles are checked afterwards.
+func Activate(ctx context.Context, root string, paths []string) error {
+	if _, err := exec.LookPath("nmcli"); err != nil {
+		return fmt.Errorf("%w: nmcli is not installed", netconf.ErrUnavailable)
+	}
+	if !netconf.DaemonRuns(root, "/run/NetworkManager") || !running(ctx) {
+		return fmt.Errorf("%w: NetworkManager is not running", netconf.ErrUnavailable)
+	}
+	for _, p := range paths {
+		if err := netconf.Run(ctx, "nmcli", "connection", "load", p); err != nil {
+			return err
+		}
+	}
+	loaded, err := profiles(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	var up []string
+	for _, p := range paths {
+		_, statErr := os.Stat(filepath.Join(root, p))
+		uuid, ok := loaded[p]
+		switch {
+		case statErr == nil && !ok:
+			errs = append(errs, fmt.Errorf("NetworkManager did not load %s; see its log (a keyfile must be mode 0600 and valid)", p))
+		case statErr == nil:
+			up = append(up, uuid)
+		case ok:
+			errs = append(errs, fmt.Errorf("NetworkManager still holds the profile of removed file %s", p))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, uuid := range up {
+		if err := netconf.Run(ctx, "nmcli", "--wait", "30", "connection", "up", "uuid", uuid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func running(ctx context.Context) bool {
+	out, err := exec.CommandContext(ctx, "nmcli", "-t", "-f", "RUNNING", "general").Output()
+	return err == nil && strings.TrimSpace(string(out)) == "running"
+}
+
+// profiles maps each loaded profile's file name to its UUID.
+func profiles(ctx context.Context) (map[string]string, error) {
+	cmd := exec.CommandContext(ctx, "nmcli", "-t", "-f", "UUID,FILENAME", "connection", "show")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("nmcli connection show: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		uuid, file, ok := strings.Cut(line, ":")
+		if ok {
+			m[strings.ReplaceAll(file, `\:`, ":")] = uuid
+		}
+	}
+	return m, nil
+}
