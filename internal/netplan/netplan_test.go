@@ -2,8 +2,6 @@ package netplan
 
 import (
 	"bytes"
-	"flag"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,48 +9,20 @@ import (
 	"testing"
 
 	"github.com/multinic-agent/multinic-agent/internal/atomicfile"
-	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/netconf/netconftest"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+var samples = netconftest.Samples
 
-var samples = map[string]netconf.Iface{
-	"ipv4-mtu":   {RowID: 1, Name: "multinic0", MAC: "fa:16:3e:00:00:01", Addr: netip.MustParsePrefix("10.20.0.11/24"), MTU: 9000},
-	"ipv6":       {RowID: 22, Name: "multinic1", MAC: "fa:16:3e:00:00:02", Addr: netip.MustParsePrefix("2001:db8:1::11/64"), MTU: 1400},
-	"no-address": {RowID: 3, Name: "multinic9", MAC: "02:00:00:00:00:03"},
-}
+func TestRenderGolden(t *testing.T) { netconftest.Golden(t, Backend{}) }
 
-func TestRenderGolden(t *testing.T) {
-	for name, iface := range samples {
-		files := Backend{}.Render(iface)
-		if len(files) != 1 || files[0].Mode != 0o600 || files[0].Path != Path(iface.Name) {
-			t.Fatalf("%s: unexpected files %+v", name, files)
-		}
-		golden := filepath.Join("testdata", name+".yaml")
-		if *update {
-			os.WriteFile(golden, files[0].Content, 0o644)
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(files[0].Content, want) {
-			t.Errorf("%s: render differs from %s:\n%s", name, golden, files[0].Content)
-		}
-	}
-}
+func TestRoundTrip(t *testing.T) { netconftest.RoundTrip(t, Backend{}, nil) }
 
-func TestRoundTrip(t *testing.T) {
-	for name, iface := range samples {
-		f := Backend{}.Render(iface)[0]
-		got, err := Backend{}.Parse(f.Path, f.Content)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if got != iface {
-			t.Errorf("%s: parsed %+v, rendered from %+v", name, got, iface)
-		}
+func TestModeAndPath(t *testing.T) {
+	f := Backend{}.Render(samples["ipv4-mtu"])
+	if len(f) != 1 || f[0].Mode != 0o600 || f[0].Path != "/etc/netplan/90-multinic0.yaml" {
+		t.Fatalf("files %+v", f)
 	}
 }
 
@@ -73,20 +43,14 @@ func TestOwns(t *testing.T) {
 }
 
 func TestParseRejectsHandEdits(t *testing.T) {
-	base := string(Backend{}.Render(samples["ipv4-mtu"])[0].Content)
-	for name, content := range map[string]string{
-		"bad yaml":         base + "  : : [\n",
-		"other key":        strings.Replace(base, "    multinic0:", "    eth0:", 1),
-		"bad mac":          strings.Replace(base, "fa:16:3e:00:00:01", "zz", 1),
-		"bad address":      strings.Replace(base, "10.20.0.11/24", "10.20.0.300/24", 1),
-		"bad mtu":          strings.Replace(base, "mtu: 9000", "mtu: big", 1),
-		"set-name differs": strings.Replace(base, "set-name: multinic0", "set-name: eth9", 1),
-		"no header":        strings.SplitN(base, "\n", 2)[1],
-	} {
-		if _, err := (Backend{}).Parse("/etc/netplan/90-multinic0.yaml", []byte(content)); err == nil {
-			t.Errorf("%s: parsed without error", name)
-		}
-	}
+	netconftest.RejectsDamage(t, Backend{}, map[string][2]string{
+		"bad yaml":         {"network:", "network: : ["},
+		"other key":        {"    multinic0:", "    eth0:"},
+		"bad mac":          {"fa:16:3e:00:00:01", "zz"},
+		"bad address":      {"10.20.0.11/24", "10.20.0.300/24"},
+		"bad mtu":          {"mtu: 9000", "mtu: big"},
+		"set-name differs": {"set-name: multinic0", "set-name: eth9"},
+	})
 }
 
 // TestNetplanGenerateAccepts runs the real netplan on the rendered files:

@@ -13,7 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multinic-agent/multinic-agent/internal/ifcfg"
+	"github.com/multinic-agent/multinic-agent/internal/keyfile"
+	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
+	"github.com/multinic-agent/multinic-agent/internal/networkd"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
 	"github.com/multinic-agent/multinic-agent/internal/store"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
@@ -452,5 +456,41 @@ func TestBackoffDelay(t *testing.T) {
 	}
 	if (reconcile.Backoff{}).Delay(3) != 0 {
 		t.Error("zero Backoff must retry every cycle")
+	}
+}
+
+func TestMovingBetweenBackendsLeavesNoStaleFile(t *testing.T) {
+	e := newEnv(t)
+	e.threeRows()
+	all := []netconf.Backend{ifcfg.Backend{}, keyfile.Backend{}, networkd.Backend{}, netplan.Backend{}}
+	for _, b := range all {
+		r := e.reconciler()
+		r.Backend, r.Others = b, nil
+		for _, o := range all {
+			if o.Name() != b.Name() {
+				r.Others = append(r.Others, o)
+			}
+		}
+		e.converge(r)
+		var want []string
+		for _, name := range []string{"multinic0", "multinic1", "multinic2"} {
+			for _, f := range b.Render(netconf.Iface{Name: name}) {
+				want = append(want, f.Path)
+			}
+		}
+		var got []string
+		filepath.WalkDir(filepath.Join(e.root, "etc"), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				got = append(got, strings.TrimPrefix(p, e.root))
+			}
+			return nil
+		})
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("after moving to %s the node holds\n%v\nwant\n%v", b.Name(), got, want)
+		}
+		e.wantLink("multinic0", 9000, "10.20.0.11/24")
+		e.wantLink("multinic1", 1400, "2001:db8:1::11/64")
 	}
 }

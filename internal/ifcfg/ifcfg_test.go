@@ -1,0 +1,48 @@
+package ifcfg
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/multinic-agent/multinic-agent/internal/envfile"
+	"github.com/multinic-agent/multinic-agent/internal/netconf/netconftest"
+)
+
+func TestRenderGolden(t *testing.T) { netconftest.Golden(t, Backend{}) }
+
+func TestRoundTrip(t *testing.T) { netconftest.RoundTrip(t, Backend{}, nil) }
+
+func TestRejectsDamage(t *testing.T) {
+	netconftest.RejectsDamage(t, Backend{}, map[string][2]string{
+		"other device": {"DEVICE=multinic0", "DEVICE=eth0"},
+		"bad hwaddr":   {"HWADDR=fa:16:3e:00:00:01", "HWADDR=nope"},
+		"bad address":  {"IPADDR=10.20.0.11", "IPADDR=10.20.0.300"},
+		"bad prefix":   {"PREFIX=24", "PREFIX=40"},
+		"bad mtu":      {"MTU=9000", "MTU=jumbo"},
+		"bad quoting":  {"NAME=multinic0", "NAME='multinic0"},
+	})
+}
+
+// TestFieldsAsSpecified reads the file the way initscripts and
+// NetworkManager's ifcfg-rh plugin do (shell KEY=VALUE) and checks the
+// keys SPEC section 5 lists.
+func TestFieldsAsSpecified(t *testing.T) {
+	f := Backend{}.Render(netconftest.Samples["ipv4-mtu"])
+	if len(f) != 1 || f[0].Path != "/etc/sysconfig/network-scripts/ifcfg-multinic0" || f[0].Mode != 0o644 {
+		t.Fatalf("files %+v", f)
+	}
+	v, err := envfile.Parse(f[0].Path, f[0].Content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"DEVICE": "multinic0", "NAME": "multinic0", "TYPE": "Ethernet", "ONBOOT": "yes",
+		"BOOTPROTO": "none", "IPADDR": "10.20.0.11", "PREFIX": "24", "MTU": "9000", "HWADDR": "fa:16:3e:00:00:01"} {
+		if v[k] != want {
+			t.Errorf("%s=%q, want %q", k, v[k], want)
+		}
+	}
+	v6 := Backend{}.Render(netconftest.Samples["ipv6"])[0]
+	if !strings.Contains(string(v6.Content), "IPV6ADDR=2001:db8:1::11/64\n") || strings.Contains(string(v6.Content), "IPADDR=") {
+		t.Errorf("IPv6 file:\n%s", v6.Content)
+	}
+}
