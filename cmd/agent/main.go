@@ -30,6 +30,8 @@ func init() {
 		{"run", "the daemon: reconcile every POLL_INTERVAL and on kernel changes until SIGTERM (the default command)", runDaemon},
 		{"once", "reconcile once, then exit (0 converged, 1 some row failed, 2 config/DB error)", runOnce},
 		{"plan", "print what a reconcile would change, change nothing (0 in sync, 2 changes pending, 1 error)", runPlan},
+		{"status", "table of this node's rows against the live state (0 all configured, 1 not, 2 error)", runStatus},
+		{"doctor", "check config, database, grants, node name, OS/backend, privileges, dirs, health port (0 all pass, 1 some fail)", runDoctor},
 		{"version", "print version, commit and Go version", runVersion},
 	}
 }

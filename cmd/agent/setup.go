@@ -18,6 +18,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
 	"github.com/multinic-agent/multinic-agent/internal/networkd"
 	"github.com/multinic-agent/multinic-agent/internal/osrelease"
+	"github.com/multinic-agent/multinic-agent/internal/probe"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
 	"github.com/multinic-agent/multinic-agent/internal/store"
 )
@@ -147,6 +148,7 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 		DBHost:         dbHost,
 		Activate:       cfg.Activate == "auto",
 		Concurrency:    cfg.MaxConcurrentTasks,
+		Probe:          probe.Echo,
 		Log:            log,
 	}
 	if cfg.BackoffEnabled {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 
 	"github.com/vishvananda/netlink"
@@ -175,6 +176,34 @@ func (h *Handle) DefaultRouteLinks() (map[int]bool, error) {
 			}
 			for _, nh := range r.MultiPath {
 				out[nh.LinkIndex] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// DefaultGateways returns the next hops of the main table's default routes.
+func (h *Handle) DefaultGateways() ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		routes, err := retry(func() ([]netlink.Route, error) { return h.nl.RouteList(nil, fam) })
+		if err != nil {
+			return nil, fmt.Errorf("listing routes: %w", err)
+		}
+		for _, r := range routes {
+			if r.Dst != nil {
+				if ones, _ := r.Dst.Mask.Size(); ones != 0 {
+					continue
+				}
+			}
+			gws := []net.IP{r.Gw}
+			for _, nh := range r.MultiPath {
+				gws = append(gws, nh.Gw)
+			}
+			for _, gw := range gws {
+				if a, ok := netip.AddrFromSlice(gw); ok && !slices.Contains(out, a.Unmap()) {
+					out = append(out, a.Unmap())
+				}
 			}
 		}
 	}

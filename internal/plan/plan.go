@@ -309,19 +309,14 @@ func names(ls []*links.Link) string {
 	return strings.Join(s, ", ")
 }
 
+// markDuplicates fails every row of a group but the first (lowest id): a
+// row added later with a MAC or address already in use must not take a
+// working interface down with it.
 func markDuplicates[K comparable](ifaces []Iface, groups map[K][]int, field string) {
 	for key, idx := range groups {
-		if len(idx) < 2 {
-			continue
-		}
-		for _, k := range idx {
-			var others []string
-			for _, o := range idx {
-				if o != k {
-					others = append(others, strconv.FormatInt(ifaces[o].Row.ID, 10))
-				}
-			}
-			ifaces[k].fail(ErrValidation, fmt.Errorf("row %d: %s %v is also in row %s of this node", ifaces[k].Row.ID, field, key, strings.Join(others, ", ")))
+		for _, k := range idx[1:] {
+			first := ifaces[idx[0]].Row.ID
+			ifaces[k].fail(ErrValidation, fmt.Errorf("row %d: %s %v is already in row %d of this node", ifaces[k].Row.ID, field, key, first))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"slices"
 	"sync"
@@ -99,10 +100,11 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		units = append(units, &unit{row: -1, name: o.Name, label: "orphan " + o.Name, acts: o.Actions, before: o.Link, log: log})
 	}
 	if len(units) > 0 {
+		gws := r.answeringGateways(ctx, units)
 		r.run(stop, units)
 		r.activate(ctx, units)
 		r.verify(ctx, p, units)
-		r.checkReach(ctx, units)
+		r.checkReach(ctx, units, gws)
 	}
 
 	for _, u := range units {
@@ -468,9 +470,32 @@ func (r *Reconciler) verifyFiles(u *unit) error {
 	return errors.Join(errs...)
 }
 
+// answeringGateways returns the default gateways that answer before a
+// cycle that changes links (none when it changes only files).
+func (r *Reconciler) answeringGateways(ctx context.Context, units []*unit) []netip.Addr {
+	if r.Probe == nil || !slices.ContainsFunc(units, func(u *unit) bool { return slices.ContainsFunc(u.acts, plan.Action.Touches) }) {
+		return nil
+	}
+	gws, err := r.Links.DefaultGateways()
+	if err != nil {
+		r.Log.Warn("cannot list default gateways; they are not checked after this cycle", "error", err)
+		return nil
+	}
+	var answering []netip.Addr
+	for _, gw := range gws {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		if r.Probe(pctx, gw) == nil {
+			answering = append(answering, gw)
+		}
+		cancel()
+	}
+	return answering
+}
+
 // checkReach makes sure a cycle that changed links did not cut the node
-// off from the database; if it did, every change of the cycle is undone.
-func (r *Reconciler) checkReach(ctx context.Context, units []*unit) {
+// off: the database must still answer, and so must every default gateway
+// that answered before. If not, every change of the cycle is undone.
+func (r *Reconciler) checkReach(ctx context.Context, units []*unit, gateways []netip.Addr) {
 	var changed []*unit
 	for _, u := range units {
 		if u.err == nil && u.changedKernel() {
@@ -481,12 +506,25 @@ func (r *Reconciler) checkReach(ctx context.Context, units []*unit) {
 		return
 	}
 	err := r.Store.Ping(ctx)
+	if err != nil {
+		err = fmt.Errorf("the database stopped answering: %w", err)
+	}
+	for _, gw := range gateways {
+		if err != nil {
+			break
+		}
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if perr := r.Probe(pctx, gw); perr != nil {
+			err = fmt.Errorf("the default gateway %s stopped answering: %w", gw, perr)
+		}
+		cancel()
+	}
 	if err == nil {
 		return
 	}
-	r.Log.Error("the database is unreachable after this cycle's link changes; rolling them back", "error", err)
+	r.Log.Error("the node lost its network after this cycle's link changes; rolling them back", "error", err)
 	for _, u := range changed {
-		u.err, u.kind = fmt.Errorf("%s: the database was unreachable after the change (rolled back): %w", u.label, err), ErrConnectivity
+		u.err, u.kind = fmt.Errorf("%s: %v (changes rolled back)", u.label, err), ErrConnectivity
 		r.undo(u)
 	}
 	r.reactivate(ctx, changed)

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/multinic-agent/multinic-agent/internal/atomicfile"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
@@ -43,6 +44,11 @@ type Reconciler struct {
 	DBHost      string
 	Activate    bool
 	Concurrency int
+	// Probe, when set, tells whether a default gateway answers (an ICMP
+	// echo); a gateway that answered before a cycle's link changes must
+	// answer after them. Tests that run in the host's namespace leave it
+	// nil so no packet leaves the test.
+	Probe func(ctx context.Context, gw netip.Addr) error
 	// Backoff spaces the retries of a row whose apply keeps failing; the
 	// zero value retries every cycle.
 	Backoff Backoff
@@ -199,6 +205,13 @@ func (r *Reconciler) observe(ctx context.Context) (plan.Input, error) {
 	if r.state == nil {
 		if r.state, err = loadState(filepath.Join(r.Root, StatePath)); err != nil {
 			return plan.Input{}, err
+		}
+		// A crash in the middle of a write leaves a hidden temporary file,
+		// which no network tool reads; clear them once per start.
+		for _, b := range append([]netconf.Backend{r.Backend}, r.Others...) {
+			for _, d := range b.Dirs() {
+				atomicfile.CleanTemp(filepath.Join(r.Root, d))
+			}
 		}
 	}
 	return plan.Input{Links: ls, Files: files, Protected: prot, Backend: r.Backend, PrevAbsent: r.state.absentSet()}, nil

@@ -213,10 +213,46 @@ func (s *Store) SetSuccess(ctx context.Context, id int64, ok bool) error {
 	return nil
 }
 
-// Ping checks that the server answers.
+// Ping checks that the server answers, within 3 s: it decides whether a
+// cycle's link changes cut the node off, so it must not wait long.
 func (s *Store) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(ctx, min(s.timeout, 3*time.Second))
 	defer cancel()
 	defer s.took("ping", time.Now())
 	return s.db.PingContext(ctx)
+}
+
+// CheckAccess proves the privileges the agent needs without changing
+// anything: the read, and an UPDATE of netplan_success that matches no row.
+func (s *Store) CheckAccess(ctx context.Context) error {
+	if _, err := s.Rows(ctx); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if _, err := s.db.ExecContext(ctx, "UPDATE multi_interface SET netplan_success = netplan_success WHERE 1 = 0"); err != nil {
+		return fmt.Errorf("checking UPDATE (netplan_success) on multi_interface: %w", err)
+	}
+	return nil
+}
+
+// AllNodeNames lists the distinct attached_node_name values (at most
+// limit), for telling an operator which names exist when theirs has no rows.
+func (s *Store) AllNodeNames(ctx context.Context, limit int) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	rs, err := s.db.QueryContext(ctx, "SELECT DISTINCT attached_node_name FROM multi_interface WHERE attached_node_name IS NOT NULL LIMIT ?", limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing node names: %w", err)
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var n string
+		if err := rs.Scan(&n); err != nil {
+			return nil, fmt.Errorf("listing node names: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rs.Err()
 }

@@ -8,13 +8,16 @@ import (
 	"testing"
 )
 
-// Proxy forwards a unix socket of its own to MariaDB's, so a test can cut
-// the agent off from the database and give it back. Unix sockets are
-// reachable from every network namespace.
+// Proxy forwards connections to MariaDB's unix socket, so a test can cut
+// the agent off from the database and give it back. It listens on a unix
+// socket of its own (reachable from every network namespace) or on TCP
+// inside a namespace. Connections reach MariaDB as the proxy's user (root),
+// so DB_USER=root works through it even over TCP.
 type Proxy struct {
-	Path   string
+	Path   string // the unix socket, for a unix proxy
 	target string
 	t      testing.TB
+	listen func() net.Listener
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -25,6 +28,23 @@ type Proxy struct {
 func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	p := &Proxy{Path: filepath.Join(t.TempDir(), "db.sock"), target: target, t: t, conns: map[net.Conn]bool{}}
+	p.listen = func() net.Listener {
+		ln, err := net.Listen("unix", p.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ln
+	}
+	p.Restore()
+	t.Cleanup(p.Cut)
+	return p
+}
+
+// NewTCPProxy listens on addr (host:port) inside ns and forwards to target.
+func NewTCPProxy(t testing.TB, ns *Netns, addr, target string) *Proxy {
+	t.Helper()
+	p := &Proxy{target: target, t: t, conns: map[net.Conn]bool{}}
+	p.listen = func() net.Listener { return ns.Listen(t, "tcp", addr) }
 	p.Restore()
 	t.Cleanup(p.Cut)
 	return p
@@ -53,10 +73,7 @@ func (p *Proxy) Restore() {
 	if p.ln != nil {
 		return
 	}
-	ln, err := net.Listen("unix", p.Path)
-	if err != nil {
-		p.t.Fatal(err)
-	}
+	ln := p.listen()
 	p.ln = ln
 	go p.accept(ln)
 }

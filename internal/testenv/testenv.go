@@ -249,3 +249,14 @@ func (n *Netns) Exec(ctx context.Context, env []string, name string, args ...str
 	cmd.Env = append(os.Environ(), env...)
 	return cmd
 }
+
+// Connect joins n and other with a veth pair: name in n with address
+// addr, peer in other with peerAddr (both CIDR), both up.
+func (n *Netns) Connect(t testing.TB, name, addr string, other *Netns, peer, peerAddr string) {
+	t.Helper()
+	n.IP(t, "link", "add", name, "type", "veth", "peer", "name", peer, "netns", other.Name)
+	n.IP(t, "addr", "add", addr, "dev", name)
+	n.IP(t, "link", "set", name, "up")
+	other.IP(t, "addr", "add", peerAddr, "dev", peer)
+	other.IP(t, "link", "set", peer, "up")
+}

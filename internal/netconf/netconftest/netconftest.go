@@ -96,3 +96,37 @@ func RejectsDamage(t *testing.T, b netconf.Backend, edits map[string][2]string) 
 		t.Error("a file without the header parsed without error")
 	}
 }
+
+// Fuzz feeds arbitrary content to the backend's parser, seeded with every
+// rendered sample: Parse must never panic, and whatever it accepts from a
+// full file must render to a file that parses back to the same interface.
+func Fuzz(f *testing.F, b netconf.Backend, partial func(path string) bool) {
+	var paths []string
+	for _, iface := range Samples {
+		for _, file := range b.Render(iface) {
+			f.Add(file.Path, file.Content)
+			paths = append(paths, file.Path)
+		}
+	}
+	f.Fuzz(func(t *testing.T, path string, content []byte) {
+		if _, ok := b.Owns(path); !ok {
+			path = paths[len(content)%len(paths)]
+		}
+		got, err := b.Parse(path, content)
+		if err != nil || (partial != nil && partial(path)) {
+			return
+		}
+		for _, file := range b.Render(got) {
+			if file.Path != path {
+				continue
+			}
+			again, err := b.Parse(file.Path, file.Content)
+			if err != nil {
+				t.Fatalf("accepted %q, but its rendering does not parse: %v\n%s", content, err, file.Content)
+			}
+			if again != got {
+				t.Fatalf("accepted %q as %+v, rendered and parsed back as %+v", content, got, again)
+			}
+		}
+	})
+}

@@ -1,0 +1,9 @@
+package ifcfg
+
+import (
+	"testing"
+
+	"github.com/multinic-agent/multinic-agent/internal/netconf/netconftest"
+)
+
+func FuzzParse(f *testing.F) { netconftest.Fuzz(f, Backend{}, nil) }

@@ -1,0 +1,74 @@
+// Package probe asks whether a neighbour (the default gateway) answers,
+// with an ICMP echo request.
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// Echo sends ICMP echo requests to addr until one is answered or ctx ends.
+// It needs a raw socket (root or CAP_NET_RAW).
+func Echo(ctx context.Context, addr netip.Addr) error {
+	network, listen, proto := "ip4:icmp", "0.0.0.0", 1
+	var typ icmp.Type = ipv4.ICMPTypeEcho
+	var reply icmp.Type = ipv4.ICMPTypeEchoReply
+	if addr.Is6() {
+		network, listen, proto = "ip6:ipv6-icmp", "::", 58
+		typ, reply = ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply
+	}
+	c, err := icmp.ListenPacket(network, listen)
+	if err != nil {
+		return fmt.Errorf("opening an ICMP socket: %w", err)
+	}
+	defer c.Close()
+	id := os.Getpid() & 0xffff
+	dst := &net.IPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
+	buf := make([]byte, 1500)
+	for seq := 1; ; seq++ {
+		msg := icmp.Message{Type: typ, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("multinic-agent")}}
+		wb, err := msg.Marshal(nil)
+		if err != nil {
+			return err
+		}
+		if _, err := c.WriteTo(wb, dst); err != nil {
+			return fmt.Errorf("sending an echo request to %s: %w", addr, err)
+		}
+		deadline := time.Now().Add(300 * time.Millisecond)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		c.SetReadDeadline(deadline)
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					break
+				}
+				return err
+			}
+			m, err := icmp.ParseMessage(proto, buf[:n])
+			if err != nil || m.Type != reply {
+				continue
+			}
+			if e, ok := m.Body.(*icmp.Echo); ok && e.ID == id && e.Seq == seq {
+				if ip, ok := from.(*net.IPAddr); ok && ip.IP.Equal(dst.IP) {
+					return nil
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s does not answer echo requests", addr)
+		}
+	}
+}
