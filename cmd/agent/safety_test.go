@@ -164,7 +164,7 @@ func TestKillNineLeavesNoPartialFile(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(rand.IntN(40_000)) * time.Microsecond)
+		time.Sleep(time.Duration(rand.IntN(250_000)) * time.Microsecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		if err := cmd.Wait(); err != nil {
 			killedMidway++

@@ -50,7 +50,7 @@ func (u *unit) changedKernel() bool {
 // apply carries out p and returns each row's result. stop ends the cycle
 // early: units not yet started are skipped, the ones in hand finish (or
 // roll back) and are verified.
-func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Plan) Result {
+func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Plan, files []netconf.Owned) Result {
 	res := Result{Rows: make([]RowResult, len(p.Ifaces))}
 	now := time.Now()
 	var units []*unit
@@ -99,12 +99,14 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		}
 		units = append(units, &unit{row: -1, name: o.Name, label: "orphan " + o.Name, acts: o.Actions, before: o.Link, log: log})
 	}
-	if len(units) > 0 {
+	if len(units) > 0 || len(r.state.Activate) > 0 {
 		gws := r.answeringGateways(ctx, units)
+		r.markActivation(units)
 		r.run(stop, units)
-		r.activate(ctx, units)
+		r.activate(ctx, append(units, r.unfinishedActivation(files)...))
 		r.verify(ctx, p, units)
 		r.checkReach(ctx, units, gws)
+		r.state.Activate = nil
 	}
 
 	for _, u := range units {
@@ -279,6 +281,48 @@ func (r *Reconciler) findLink(index int) (links.Link, error) {
 		}
 	}
 	return links.Link{}, fmt.Errorf("link %d is gone", index)
+}
+
+// markActivation records, before any file is written, which interfaces'
+// files are about to change, so that a restart after a crash runs their
+// activation even though their files then look in sync.
+func (r *Reconciler) markActivation(units []*unit) {
+	if !r.Activate {
+		return
+	}
+	names := slices.Clone(r.state.Activate)
+	for _, u := range units {
+		if slices.ContainsFunc(u.acts, func(a plan.Action) bool { return !a.Touches() }) && !slices.Contains(names, u.name) {
+			names = append(names, u.name)
+		}
+	}
+	if len(names) == len(r.state.Activate) {
+		return
+	}
+	r.state.Activate = names
+	if err := r.state.save(); err != nil {
+		r.Log.Warn("cannot record the pending activation; a crash before it ends would leave it to the next change", "error", err)
+	}
+}
+
+// unfinishedActivation returns units that only re-run the activation of
+// interfaces a previous run changed the files of but may not have
+// activated (it died in between).
+func (r *Reconciler) unfinishedActivation(files []netconf.Owned) []*unit {
+	var out []*unit
+	for _, name := range r.state.Activate {
+		u := &unit{row: -2, name: name, label: "unfinished activation of " + name, log: r.Log.With("name", name)}
+		for _, f := range files {
+			if f.Name == name && !f.Foreign {
+				u.paths = append(u.paths, f.Path)
+			}
+		}
+		if len(u.paths) > 0 {
+			r.Log.Info("running an activation a previous run did not finish", "name", name)
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // activate runs the tools of every backend whose files changed, once each

@@ -283,10 +283,11 @@ func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 	}
 	p := plan.Build(in)
 	finish := context.WithoutCancel(ctx)
-	res := r.apply(finish, ctx.Done(), p)
+	res := r.apply(finish, ctx.Done(), p, in.Files)
 	res.Plan = p
 	reportErr := r.report(finish, &res)
-	if err := r.state.save(filepath.Join(r.Root, StatePath), p.Absent); err != nil {
+	r.state.Absent = p.Absent
+	if err := r.state.save(); err != nil {
 		r.Log.Error("cannot save agent state; an orphan may need one more read before removal", "error", err)
 	}
 	res.Duration = time.Since(start)

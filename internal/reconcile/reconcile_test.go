@@ -494,3 +494,34 @@ func TestMovingBetweenBackendsLeavesNoStaleFile(t *testing.T) {
 		e.wantLink("multinic1", 1400, "2001:db8:1::11/64")
 	}
 }
+
+// TestActivationInterruptedByACrashRunsAtNextStart: a run that wrote the
+// files but died before activating leaves that recorded; the next start
+// activates although the files are already in sync.
+func TestActivationInterruptedByACrashRunsAtNextStart(t *testing.T) {
+	testenv.RequireTool(t, "netplan")
+	e := newEnv(t)
+	e.threeRows()
+	r := e.reconciler()
+	r.Activate = false
+	e.converge(r)
+	generated := filepath.Join(e.root, "run/systemd/network/10-netplan-multinic0.network")
+	statePath := filepath.Join(e.root, reconcile.StatePath)
+	os.MkdirAll(filepath.Dir(statePath), 0o755)
+	if err := os.WriteFile(statePath, []byte(`{"activate":["multinic0"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	r = e.reconciler()
+	res := e.converge(r)
+	if res.Changed {
+		t.Error("the files were in sync, yet the cycle changed something")
+	}
+	if _, err := os.Stat(generated); err != nil {
+		t.Errorf("the unfinished activation did not run: %v", err)
+	}
+	data, _ := os.ReadFile(filepath.Join(e.root, reconcile.StatePath))
+	if strings.Contains(string(data), "activate") {
+		t.Errorf("the pending activation is still recorded: %s", data)
+	}
+}

@@ -1,36 +1,43 @@
 package reconcile
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"slices"
 
 	"github.com/multinic-agent/multinic-agent/internal/atomicfile"
 )
 
-// state is what a restart must not forget: the owned files whose rows were
-// absent in the last successful read (removal needs two such reads).
+// state is what a restart must not forget, kept in StatePath.
 type state struct {
-	Absent []string `json:"absent"`
+	// Absent lists the owned files whose rows were absent from the last
+	// successful read: removal needs two such reads in a row.
+	Absent []string `json:"absent,omitempty"`
+	// Activate lists the interfaces whose files were being changed: if the
+	// agent dies before their activation ran, the next start runs it.
+	Activate []string `json:"activate,omitempty"`
+
+	path    string
+	written []byte
 }
 
 func loadState(path string) (*state, error) {
+	s := &state{path: path}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &state{}, nil
+		s.written, _ = json.Marshal(s)
+		return s, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading agent state: %w", err)
 	}
-	var s state
-	if err := json.Unmarshal(data, &s); err != nil {
-		// Forgetting it only delays a removal by one read.
-		return &state{}, nil
-	}
-	return &s, nil
+	// A damaged file only delays a removal by one read.
+	json.Unmarshal(data, s)
+	s.written = bytes.TrimSpace(data)
+	return s, nil
 }
 
 func (s *state) absentSet() map[string]bool {
@@ -41,18 +48,18 @@ func (s *state) absentSet() map[string]bool {
 	return m
 }
 
-// save records absent, writing the file only when it changes.
-func (s *state) save(path string, absent []string) error {
-	if slices.Equal(s.Absent, absent) {
-		return nil
-	}
-	data, err := json.Marshal(state{Absent: absent})
+// save writes the state, only when it changed.
+func (s *state) save() error {
+	data, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(path, append(data, '\n'), 0o600); err != nil {
+	if bytes.Equal(data, s.written) {
+		return nil
+	}
+	if err := atomicfile.Write(s.path, append(data, '\n'), 0o600); err != nil {
 		return err
 	}
-	s.Absent = absent
+	s.written = data
 	return nil
 }
