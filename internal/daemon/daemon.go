@@ -59,6 +59,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	changes, err := d.Links.Watch(ctx)
 	if err != nil {
 		d.Log.Warn("cannot subscribe to netlink events; hot-plugged NICs wait for the next poll", "error", err)
+	} else {
+		// Every kernel change now reaches Invalidate: an idle cycle need not
+		// dump links and routes again.
+		d.Rec.TrustKernelEvents()
 	}
 	d.known = map[int]bool{}
 	if ls, err := d.Links.List(); err == nil {
@@ -96,6 +100,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				changes = nil
 				continue
 			}
+			d.Rec.Invalidate()
 			if d.relevant(c) && !pending {
 				pending = true
 				debounce.Reset(d.Debounce)
@@ -113,6 +118,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 // relevant reports whether a kernel change concerns a new link, a NIC the
 // rows name, a link the agent manages, or a link called multinicN.
 func (d *Daemon) relevant(c links.Change) bool {
+	if c.Route {
+		return false
+	}
 	isNew := !c.Addr && !c.Lost && !d.known[c.Index]
 	if !c.Addr {
 		d.known[c.Index] = true

@@ -155,13 +155,13 @@ func sortPrefixes(ps []netip.Prefix) {
 }
 
 // DefaultRouteLinks returns the indexes of links that carry a default route
-// (IPv4 or IPv6, including multipath next hops) in any table.
+// (IPv4 or IPv6, including multipath next hops) in the main table. Default
+// routes in other tables belong to policy routing, often set up for the
+// secondary NICs themselves, and do not make a link the node's uplink.
 func (h *Handle) DefaultRouteLinks() (map[int]bool, error) {
 	out := map[int]bool{}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		routes, err := retry(func() ([]netlink.Route, error) {
-			return h.nl.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
-		})
+		routes, err := retry(func() ([]netlink.Route, error) { return h.nl.RouteList(nil, fam) })
 		if err != nil {
 			return nil, fmt.Errorf("listing routes: %w", err)
 		}

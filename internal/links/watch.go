@@ -12,19 +12,19 @@ type Change struct {
 	Index int
 	Name  string // link events only
 	MAC   string // link events only
-	// Addr is set for address events.
-	Addr bool
+	// Addr is set for address events, Route for route events.
+	Addr, Route bool
 	// Lost means events may have been missed (the subscription broke or
 	// the reader fell behind): treat everything as changed.
 	Lost bool
 }
 
-// Watch delivers link and address changes in the handle's namespace until
-// ctx ends, then closes the channel. A broken subscription is re-established
-// and reported as a Lost change.
+// Watch delivers link, address and route changes in the handle's namespace
+// until ctx ends, then closes the channel. A broken subscription is
+// reported as a Lost change when it breaks and again once re-established.
 func (h *Handle) Watch(ctx context.Context) (<-chan Change, error) {
 	done := make(chan struct{})
-	lch, ach, err := h.subscribe(done)
+	lch, ach, rch, err := h.subscribe(done)
 	if err != nil {
 		close(done)
 		return nil, err
@@ -67,8 +67,14 @@ func (h *Handle) Watch(ctx context.Context) (<-chan Change, error) {
 					send(Change{Index: u.LinkIndex, Addr: true})
 					continue
 				}
+			case u, ok := <-rch:
+				if ok {
+					send(Change{Index: u.LinkIndex, Route: true})
+					continue
+				}
 			}
-			// A subscription ended: start both again.
+			// A subscription ended: say so, then start them all again.
+			send(Change{Lost: true})
 			close(done)
 			for {
 				select {
@@ -77,7 +83,7 @@ func (h *Handle) Watch(ctx context.Context) (<-chan Change, error) {
 				case <-time.After(time.Second):
 				}
 				done = make(chan struct{})
-				if lch, ach, err = h.subscribe(done); err == nil {
+				if lch, ach, rch, err = h.subscribe(done); err == nil {
 					break
 				}
 				close(done)
@@ -89,16 +95,20 @@ func (h *Handle) Watch(ctx context.Context) (<-chan Change, error) {
 	return out, nil
 }
 
-func (h *Handle) subscribe(done chan struct{}) (chan netlink.LinkUpdate, chan netlink.AddrUpdate, error) {
+func (h *Handle) subscribe(done chan struct{}) (chan netlink.LinkUpdate, chan netlink.AddrUpdate, chan netlink.RouteUpdate, error) {
 	ns := h.ns
 	lch := make(chan netlink.LinkUpdate, 64)
 	ach := make(chan netlink.AddrUpdate, 64)
+	rch := make(chan netlink.RouteUpdate, 64)
 	ignore := func(error) {} // a fatal error closes the channel, which Watch handles
 	if err := netlink.LinkSubscribeWithOptions(lch, done, netlink.LinkSubscribeOptions{Namespace: &ns, ErrorCallback: ignore}); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := netlink.AddrSubscribeWithOptions(ach, done, netlink.AddrSubscribeOptions{Namespace: &ns, ErrorCallback: ignore}); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return lch, ach, nil
+	if err := netlink.RouteSubscribeWithOptions(rch, done, netlink.RouteSubscribeOptions{Namespace: &ns, ErrorCallback: ignore}); err != nil {
+		return nil, nil, nil, err
+	}
+	return lch, ach, rch, nil
 }

@@ -12,7 +12,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"syscall"
 )
 
 // MaxInterfaces is the number of names multinic0..multinic9.
@@ -94,54 +96,99 @@ func DaemonRuns(root, runDir string) bool {
 	return err == nil
 }
 
-// Scan reads every file under root at a path one of the backends owns.
-func Scan(root string, backends []Backend) ([]Owned, error) {
-	seen := map[string]bool{}
-	var out []Owned
-	for _, b := range backends {
-		for _, dir := range b.Dirs() {
-			entries, err := os.ReadDir(filepath.Join(root, dir))
-			if err != nil {
-				if os.IsNotExist(err) {
-					continue
-				}
-				return nil, fmt.Errorf("listing %s: %w", filepath.Join(root, dir), err)
-			}
-			for _, e := range entries {
-				p := filepath.Join(dir, e.Name())
-				name, ok := b.Owns(p)
-				if !ok || seen[p] || !e.Type().IsRegular() {
-					continue
-				}
-				seen[p] = true
-				o, err := read(root, p, b)
-				if err != nil {
-					return nil, err
-				}
-				o.Name = name
-				out = append(out, o)
+// Scanner reads the files the backends own under Root. A file is read and
+// parsed again only when its inode, size, modification or change time
+// moved, so an idle cycle costs a directory listing and a stat per file.
+type Scanner struct {
+	Root     string
+	Backends []Backend
+	cache    map[string]cached
+}
+
+type cached struct {
+	key   fileKey
+	owned Owned
+}
+
+type fileKey struct {
+	ino, size    uint64
+	mtime, ctime int64
+}
+
+func keyOf(st os.FileInfo) fileKey {
+	sys := st.Sys().(*syscall.Stat_t)
+	return fileKey{ino: sys.Ino, size: uint64(sys.Size), mtime: sys.Mtim.Nano(), ctime: sys.Ctim.Nano()}
+}
+
+// Scan returns every regular file at a path one of the backends owns,
+// sorted by path.
+func (s *Scanner) Scan() ([]Owned, error) {
+	var dirs []string
+	for _, b := range s.Backends {
+		for _, d := range b.Dirs() {
+			if !slices.Contains(dirs, d) {
+				dirs = append(dirs, d)
 			}
 		}
 	}
+	next := make(map[string]cached, len(s.cache))
+	var out []Owned
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(filepath.Join(s.Root, dir))
+		if err != nil {
+			if os.IsNotExist(err) {
+				continue
+			}
+			return nil, fmt.Errorf("listing %s: %w", filepath.Join(s.Root, dir), err)
+		}
+		for _, e := range entries {
+			if !e.Type().IsRegular() {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			for _, b := range s.Backends {
+				name, ok := b.Owns(p)
+				if !ok {
+					continue
+				}
+				c, err := s.read(p, name, b)
+				if err != nil {
+					return nil, err
+				}
+				next[p] = c
+				out = append(out, c.owned)
+				break
+			}
+		}
+	}
+	s.cache = next
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
 }
 
-func read(root, p string, b Backend) (Owned, error) {
-	full := filepath.Join(root, p)
+func (s *Scanner) read(p, name string, b Backend) (cached, error) {
+	full := filepath.Join(s.Root, p)
+	st, err := os.Lstat(full)
+	if err != nil {
+		return cached{}, fmt.Errorf("reading %s: %w", full, err)
+	}
+	key := keyOf(st)
+	if c, ok := s.cache[p]; ok && c.key == key {
+		return c, nil
+	}
 	data, err := os.ReadFile(full)
 	if err != nil {
-		return Owned{}, fmt.Errorf("reading %s: %w", full, err)
+		return cached{}, fmt.Errorf("reading %s: %w", full, err)
 	}
-	st, err := os.Stat(full)
-	if err != nil {
-		return Owned{}, fmt.Errorf("reading %s: %w", full, err)
-	}
-	o := Owned{Path: p, Content: data, Mode: st.Mode().Perm()}
+	o := Owned{Path: p, Name: name, Content: data, Mode: st.Mode().Perm()}
 	if !bytes.HasPrefix(data, []byte(Marker)) {
 		o.Foreign = true
-		return o, nil
+	} else {
+		o.Iface, o.Err = b.Parse(p, data)
 	}
-	o.Iface, o.Err = b.Parse(p, data)
-	return o, nil
+	// A file changed between the stat and the read is read again next time.
+	if st2, err := os.Lstat(full); err != nil || keyOf(st2) != key || int64(len(data)) != st.Size() {
+		key = fileKey{}
+	}
+	return cached{key: key, owned: o}, nil
 }

@@ -176,6 +176,8 @@ func (r *Reconciler) run(stop <-chan struct{}, units []*unit) {
 }
 
 func (r *Reconciler) do(u *unit) error {
+	// Whatever happens next, the kernel view of this cycle is stale.
+	r.Invalidate()
 	for _, a := range u.acts {
 		if err := r.act(u, a); err != nil {
 			return fmt.Errorf("%s: %w (changes rolled back)", u.label, err)

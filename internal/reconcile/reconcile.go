@@ -59,6 +59,10 @@ type Reconciler struct {
 	dbAddrs  []netip.Addr
 	retries  map[int64]*retry
 	inFlight atomic.Int64
+	scanner  *netconf.Scanner
+	view     *kernelView
+	trusted  atomic.Bool
+	dirty    atomic.Bool
 }
 
 // Backoff is the per-row retry schedule: after n consecutive failures a
@@ -189,16 +193,55 @@ func (r *Reconciler) read(ctx context.Context) (plan.Input, error) {
 	return in, nil
 }
 
-func (r *Reconciler) observe(ctx context.Context) (plan.Input, error) {
+// kernelView is the links and protected links one dump saw.
+type kernelView struct {
+	links     []links.Link
+	protected map[int]string
+	at        time.Time
+}
+
+// maxViewAge bounds how long a cached kernel view is trusted even when no
+// event said it changed.
+const maxViewAge = 5 * time.Minute
+
+// TrustKernelEvents tells the reconciler that every later link, address
+// and route change will be reported through Invalidate, so it may keep
+// its last view of the kernel between cycles instead of dumping it again.
+func (r *Reconciler) TrustKernelEvents() { r.trusted.Store(true) }
+
+// Invalidate reports a kernel change (or possibly missed changes): the
+// next cycle reads the kernel again.
+func (r *Reconciler) Invalidate() { r.dirty.Store(true) }
+
+// kernel returns the links and the protected ones, from the cached view
+// when nothing changed since it was taken.
+func (r *Reconciler) kernel(ctx context.Context) ([]links.Link, map[int]string, error) {
+	dirty := r.dirty.Swap(false)
+	if v := r.view; v != nil && r.trusted.Load() && !dirty && time.Since(v.at) < maxViewAge {
+		return v.links, v.protected, nil
+	}
+	r.view = nil
 	ls, err := r.Links.List()
 	if err != nil {
-		return plan.Input{}, err
+		return nil, nil, err
 	}
-	files, err := netconf.Scan(r.Root, append([]netconf.Backend{r.Backend}, r.Others...))
+	prot, err := r.protected(ctx, ls)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.view = &kernelView{links: ls, protected: prot, at: time.Now()}
+	return ls, prot, nil
+}
+
+func (r *Reconciler) observe(ctx context.Context) (plan.Input, error) {
+	ls, prot, err := r.kernel(ctx)
 	if err != nil {
 		return plan.Input{}, err
 	}
-	prot, err := r.protected(ctx, ls)
+	if r.scanner == nil {
+		r.scanner = &netconf.Scanner{Root: r.Root, Backends: append([]netconf.Backend{r.Backend}, r.Others...)}
+	}
+	files, err := r.scanner.Scan()
 	if err != nil {
 		return plan.Input{}, err
 	}

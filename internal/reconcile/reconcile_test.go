@@ -27,13 +27,13 @@ const node = "node1"
 
 // env is one test's node: a namespace, a database and a ROOT_DIR.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	ns   *testenv.Netns
 	db   *testenv.DB
 	root string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, ns: testenv.NewNetns(t), db: testenv.NewDB(t), root: t.TempDir()}
 	e.db.AddSubnet(t, "s4", "10.20.0.0/24")

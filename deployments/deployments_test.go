@@ -1,0 +1,822 @@
+package deployments
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/multinic-agent/multinic-agent/internal/config"
+	"github.com/multinic-agent/multinic-agent/internal/testenv"
+)
+
+const (
+	repoRoot     = ".."
+	unitFile     = "systemd/multinic-agent.service"
+	templateFile = "systemd/config.env.template"
+	daemonSet    = "kubernetes/multinic-agent.yaml"
+	installedBin = "/usr/local/bin/multinic-agent"
+	// maxExposure is the highest `systemd-analyze security` score the unit
+	// may have (0 is best, 10 worst).
+	maxExposure = 2.5
+)
+
+var tmpDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "multinic-deployments-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tmpDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// agentBinary builds the agent once for every test that needs a real binary.
+func agentBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		out := filepath.Join(tmpDir, "bin", "multinic-agent")
+		cmd := exec.Command("go", "build", "-o", out, "./cmd/agent")
+		cmd.Dir = repoRoot
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/agent: %v\n%s", err, msg)
+			return
+		}
+		builtBin = out
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// directive is one Key=Value line of a unit file.
+type directive struct{ section, key, value string }
+
+func parseUnit(t *testing.T, path string) []directive {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds []directive
+	section := ""
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || line[0] == '#' || line[0] == ';':
+		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
+			section = line[1 : len(line)-1]
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				t.Fatalf("%s:%d: not Key=Value: %q", path, i+1, line)
+			}
+			ds = append(ds, directive{section, strings.TrimSpace(k), strings.TrimSpace(v)})
+		}
+	}
+	return ds
+}
+
+// values returns every value of key in section, in order.
+func values(ds []directive, section, key string) []string {
+	var out []string
+	for _, d := range ds {
+		if d.section == section && d.key == key {
+			out = append(out, d.value)
+		}
+	}
+	return out
+}
+
+// unitCopy writes the unit into a temporary directory with ExecStart
+// pointing at a freshly built agent, since systemd-analyze verify checks
+// that the binary exists.
+func unitCopy(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(unitFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := "\nExecStart=" + installedBin + " "
+	if n := strings.Count(string(data), old); n != 1 {
+		t.Fatalf("%s: want one ExecStart=%s line, found %d", unitFile, installedBin, n)
+	}
+	data = []byte(strings.Replace(string(data), old, "\nExecStart="+agentBinary(t)+" ", 1))
+	p := filepath.Join(t.TempDir(), "multinic-agent.service")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestUnitVerifies(t *testing.T) {
+	sa := testenv.RequireTool(t, "systemd-analyze")
+	unit := unitCopy(t)
+	cmd := exec.Command(sa, "verify", unit)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("systemd-analyze verify: %v\nstderr:\n%s\nstdout:\n%s", err, stderr.String(), stdout.String())
+	}
+}
+
+func TestUnitSecurityExposure(t *testing.T) {
+	sa := testenv.RequireTool(t, "systemd-analyze")
+	unit := unitCopy(t)
+	threshold := strconv.Itoa(int(maxExposure * 10))
+	out, err := exec.Command(sa, "security", "--offline=true", "--threshold="+threshold, unit).CombinedOutput()
+	m := regexp.MustCompile(`Overall exposure level for multinic-agent\.service: ([0-9.]+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("systemd-analyze security printed no exposure level (%v):\n%s", err, out)
+	}
+	score, perr := strconv.ParseFloat(string(m[1]), 64)
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	t.Logf("systemd-analyze security --offline=true: overall exposure level %.1f (at most %.1f allowed)", score, maxExposure)
+	if err != nil || score > maxExposure {
+		t.Fatalf("exposure %.1f is above %.1f (%v):\n%s", score, maxExposure, err, out)
+	}
+}
+
+// TestUnitSettings pins what the operators' contract (SPEC section 8) and
+// docs/daemon.md say about the unit, so that a later edit cannot quietly
+// drop the watchdog, a resource limit or a sandboxing setting.
+func TestUnitSettings(t *testing.T) {
+	ds := parseUnit(t, unitFile)
+	one := func(section, key string) string {
+		t.Helper()
+		v := values(ds, section, key)
+		if len(v) != 1 {
+			t.Errorf("[%s] %s: want exactly one, found %q", section, key, v)
+			return ""
+		}
+		return v[0]
+	}
+	want := map[[2]string]string{
+		{"Service", "Type"}:                    "notify",
+		{"Service", "Restart"}:                 "always",
+		{"Service", "EnvironmentFile"}:         "-/etc/multinic-agent/config.env",
+		{"Service", "ExecStart"}:               installedBin + " run",
+		{"Service", "StandardOutput"}:          "journal",
+		{"Service", "SyslogIdentifier"}:        "multinic-agent",
+		{"Service", "NoNewPrivileges"}:         "yes",
+		{"Service", "ProtectSystem"}:           "strict",
+		{"Service", "ProtectHome"}:             "yes",
+		{"Service", "PrivateTmp"}:              "yes",
+		{"Service", "RestrictAddressFamilies"}: "AF_NETLINK AF_UNIX AF_INET AF_INET6",
+		{"Service", "StateDirectory"}:          "multinic-agent",
+		{"Service", "UMask"}:                   "0022",
+		{"Install", "WantedBy"}:                "multi-user.target",
+	}
+	for k, v := range want {
+		if got := one(k[0], k[1]); got != v {
+			t.Errorf("[%s] %s=%q, want %q", k[0], k[1], got, v)
+		}
+	}
+	for _, k := range [][2]string{
+		{"Unit", "StartLimitIntervalSec"}, {"Unit", "StartLimitBurst"}, {"Service", "WatchdogSec"},
+		{"Service", "LimitNOFILE"}, {"Service", "CPUQuota"}, {"Service", "MemoryMax"},
+	} {
+		if one(k[0], k[1]) == "" {
+			t.Errorf("[%s] %s is empty", k[0], k[1])
+		}
+	}
+	if v := values(ds, "Service", "MemoryLimit"); v != nil {
+		t.Errorf("MemoryLimit= is deprecated, use MemoryMax=: %q", v)
+	}
+	if v := values(ds, "Service", "SystemCallFilter"); len(v) == 0 || v[0] != "@system-service" {
+		t.Errorf("SystemCallFilter starts %q, want @system-service", v)
+	}
+	for _, after := range []string{"network-online.target", "mariadb.service", "mysql.service"} {
+		if !slices.Contains(strings.Fields(strings.Join(values(ds, "Unit", "After"), " ")), after) {
+			t.Errorf("After= lacks %s", after)
+		}
+	}
+
+	caps := strings.Fields(one("Service", "CapabilityBoundingSet"))
+	sort.Strings(caps)
+	if want := []string{"CAP_CHOWN", "CAP_NET_ADMIN", "CAP_NET_RAW"}; !slices.Equal(caps, want) {
+		t.Errorf("CapabilityBoundingSet=%q, want %q (docs/daemon.md, Security, says why each one)", caps, want)
+	}
+	if v := one("Service", "AmbientCapabilities"); v != "" {
+		t.Errorf("AmbientCapabilities=%q: the service runs as root, ambient capabilities would add nothing", v)
+	}
+
+	// Everything the agent writes must be writable under ProtectSystem=strict;
+	// directories an OS may lack carry "-" so that the unit still starts.
+	rw := strings.Fields(strings.Join(values(ds, "Service", "ReadWritePaths"), " "))
+	for _, p := range []string{"-/etc/netplan", "-/etc/sysconfig/network-scripts", "-/etc/NetworkManager/system-connections", "-/etc/systemd/network", "/run"} {
+		if !slices.Contains(rw, p) {
+			t.Errorf("ReadWritePaths lacks %s: %q", p, rw)
+		}
+	}
+	for _, p := range rw {
+		if strings.HasPrefix(p, "/etc") {
+			t.Errorf("ReadWritePaths=%s: a directory under /etc may be absent, prefix it with -", p)
+		}
+	}
+}
+
+// TestTemplateHasEveryKey checks that config.env.template lists every key
+// the agent knows, each once, with the agent's own default.
+func TestTemplateHasEveryKey(t *testing.T) {
+	data, err := os.ReadFile(templateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`(?m)^#?([A-Z][A-Z0-9_]*)=`)
+	var found []string
+	for _, m := range line.FindAllStringSubmatch(string(data), -1) {
+		found = append(found, m[1])
+	}
+	keys := config.Keys()
+	for _, k := range keys {
+		if n := slices.Index(found, k); n < 0 {
+			t.Errorf("%s: key %s is missing", templateFile, k)
+		} else if slices.Index(found[n+1:], k) >= 0 {
+			t.Errorf("%s: key %s appears twice", templateFile, k)
+		}
+	}
+	for _, k := range found {
+		if !slices.Contains(keys, k) {
+			t.Errorf("%s: %s is not a key of the agent", templateFile, k)
+		}
+	}
+
+	// Uncommenting every line must give exactly the built-in defaults.
+	uncommented := regexp.MustCompile(`(?m)^#([A-Z][A-Z0-9_]*=)`).ReplaceAll(data, []byte("$1"))
+	all, err := loadConfig(t, uncommented)
+	if err != nil {
+		t.Fatalf("the template with every line uncommented does not load: %v", err)
+	}
+	defaults, err := loadConfig(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all.File, defaults.File = "", ""
+	if !reflect.DeepEqual(all, defaults) {
+		t.Errorf("the template's values differ from the defaults:\ntemplate %+v\ndefaults %+v", all, defaults)
+	}
+}
+
+func loadConfig(t *testing.T, data []byte) (*config.Config, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.env")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := config.RegisterFlags(fs)
+	if err := fs.Parse([]string{"--config", p}); err != nil {
+		t.Fatal(err)
+	}
+	return config.Load(f, func(string) (string, bool) { return "", false })
+}
+
+// tree maps each path under root (relative) to its mode and, for files, a
+// hash of the content.
+func tree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		v := fmt.Sprintf("%v", info.Mode())
+		if info.Mode().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			v += fmt.Sprintf(" %x", sha256.Sum256(data))
+		}
+		out[rel] = v
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// script runs scripts/NAME with DESTDIR set and returns its stdout and
+// stderr; it fails the test unless the exit status is wantCode.
+func script(t *testing.T, destdir string, wantCode int, name string, args ...string) (string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(repoRoot, "scripts", name), args...)
+	cmd.Env = append(os.Environ(), "DESTDIR="+destdir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if code != wantCode {
+		t.Fatalf("%s %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), code, wantCode, stdout.String(), stderr.String())
+	}
+	if bytes.Contains(stdout.Bytes(), []byte("\x1b[")) || bytes.Contains(stderr.Bytes(), []byte("\x1b[")) {
+		t.Errorf("%s printed colour codes without a terminal:\n%q", name, stdout.String()+stderr.String())
+	}
+	return stdout.String(), stderr.String()
+}
+
+func fileHash(t *testing.T, p string) string {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(data))
+}
+
+func TestInstallAndUninstallIntoDestdir(t *testing.T) {
+	testenv.RequireTool(t, "sh")
+	bin := agentBinary(t)
+	dest := t.TempDir()
+
+	script(t, dest, 0, "install-daemon.sh", "--binary", bin)
+	first := tree(t, dest)
+	want := map[string]string{
+		"usr/local/bin/multinic-agent":                       "-rwxr-xr-x " + fileHash(t, bin),
+		"etc/systemd/system/multinic-agent.service":          "-rw-r--r-- " + fileHash(t, unitFile),
+		"usr/local/share/multinic-agent/config.env.template": "-rw-r--r-- " + fileHash(t, templateFile),
+		"etc/multinic-agent/config.env":                      "-rw------- " + fileHash(t, templateFile),
+	}
+	for p, v := range first {
+		if w, ok := want[p]; ok {
+			if v != w {
+				t.Errorf("%s: got %s, want %s", p, v, w)
+			}
+		} else if v != "drwxr-xr-x" {
+			t.Errorf("unexpected %s (%s)", p, v)
+		}
+	}
+	for p := range want {
+		if _, ok := first[p]; !ok {
+			t.Errorf("%s was not installed", p)
+		}
+	}
+
+	// Idempotent: a second run (with --start, which DESTDIR turns into
+	// a no-op) leaves the same tree.
+	out, _ := script(t, dest, 0, "install-daemon.sh", "--binary", bin, "--start")
+	if second := tree(t, dest); !reflect.DeepEqual(first, second) {
+		t.Errorf("a second install changed the tree:\nfirst  %v\nsecond %v", first, second)
+	}
+	if !strings.Contains(out, "skipped systemctl") {
+		t.Errorf("install under DESTDIR did not say it skipped systemctl:\n%s", out)
+	}
+
+	// An existing config.env is never overwritten.
+	conf := filepath.Join(dest, "etc/multinic-agent/config.env")
+	edited := []byte("DB_HOST=db.example\nDB_USER=agent\n")
+	if err := os.WriteFile(conf, edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = script(t, dest, 0, "install-daemon.sh", "--binary", bin)
+	if got, _ := os.ReadFile(conf); !bytes.Equal(got, edited) {
+		t.Errorf("install overwrote config.env: %q", got)
+	}
+	if !strings.Contains(out, "kept") {
+		t.Errorf("install did not say it kept config.env:\n%s", out)
+	}
+
+	// Uninstall keeps only config.env.
+	script(t, dest, 0, "uninstall-daemon.sh")
+	left := tree(t, dest)
+	wantLeft := map[string]string{
+		"etc":                           "drwxr-xr-x",
+		"etc/multinic-agent":            "drwxr-xr-x",
+		"etc/multinic-agent/config.env": fmt.Sprintf("-rw------- %x", sha256.Sum256(edited)),
+	}
+	if !reflect.DeepEqual(left, wantLeft) {
+		t.Errorf("after uninstall: %v, want %v", left, wantLeft)
+	}
+
+	// Reinstalling picks the kept config.env up; --purge removes everything.
+	script(t, dest, 0, "install-daemon.sh", "--binary", bin)
+	if got, _ := os.ReadFile(conf); !bytes.Equal(got, edited) {
+		t.Errorf("reinstall overwrote config.env: %q", got)
+	}
+	script(t, dest, 0, "uninstall-daemon.sh", "--purge")
+	if left := tree(t, dest); len(left) != 0 {
+		t.Errorf("after uninstall --purge: %v, want nothing", left)
+	}
+	// Uninstalling what is not there is fine.
+	script(t, dest, 0, "uninstall-daemon.sh", "--purge")
+}
+
+func TestInstallScriptErrors(t *testing.T) {
+	testenv.RequireTool(t, "sh")
+	dest := t.TempDir()
+	for _, c := range []struct {
+		script string
+		args   []string
+		code   int
+		want   string
+	}{
+		{"install-daemon.sh", []string{"--binary", filepath.Join(dest, "missing")}, 1, "no binary at"},
+		{"install-daemon.sh", []string{"--binary"}, 1, "--binary needs a path"},
+		{"install-daemon.sh", []string{"--bogus"}, 1, "unknown argument '--bogus'"},
+		{"uninstall-daemon.sh", []string{"--bogus"}, 1, "unknown argument '--bogus'"},
+		{"install-daemon.sh", []string{"--help"}, 0, "Usage: install-daemon.sh"},
+		{"uninstall-daemon.sh", []string{"--help"}, 0, "Usage: uninstall-daemon.sh"},
+	} {
+		stdout, stderr := script(t, dest, c.code, c.script, c.args...)
+		if !strings.Contains(stdout+stderr, c.want) {
+			t.Errorf("%s %v: output lacks %q:\n%s%s", c.script, c.args, c.want, stdout, stderr)
+		}
+	}
+	if left := tree(t, dest); len(left) != 0 {
+		t.Errorf("failed runs left files behind: %v", left)
+	}
+}
+
+// TestScriptsRefuseNonRoot runs both scripts without DESTDIR as a user
+// other than root (nobody, when the tests run as root): they must stop
+// before touching anything. The scripts are copied to a directory nobody
+// can read.
+func TestScriptsRefuseNonRoot(t *testing.T) {
+	testenv.RequireTool(t, "sh")
+	dir, err := os.MkdirTemp("", "multinic-scripts-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"scripts/install-daemon.sh", "scripts/uninstall-daemon.sh", "deployments/" + unitFile, "deployments/" + templateFile} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "DESTDIR=") {
+			env = append(env, e)
+		}
+	}
+	for _, s := range []string{"install-daemon.sh", "uninstall-daemon.sh"} {
+		cmd := exec.Command(filepath.Join(dir, "scripts", s), "--binary", "/nonexistent")
+		if s == "uninstall-daemon.sh" {
+			cmd.Args = cmd.Args[:1]
+		}
+		cmd.Env, cmd.Dir = env, dir
+		if os.Geteuid() == 0 {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "run as root") {
+			t.Errorf("%s as a non-root user without DESTDIR: %v\n%s", s, err, out)
+		}
+	}
+}
+
+func TestScriptsLint(t *testing.T) {
+	scripts := []string{
+		filepath.Join(repoRoot, "scripts", "install-daemon.sh"),
+		filepath.Join(repoRoot, "scripts", "uninstall-daemon.sh"),
+	}
+	more, _ := filepath.Glob("packaging/*.sh")
+	scripts = append(scripts, more...)
+	for _, s := range scripts {
+		if out, err := exec.Command("sh", "-n", s).CombinedOutput(); err != nil {
+			t.Errorf("sh -n %s: %v\n%s", s, err, out)
+		}
+	}
+	sc, err := exec.LookPath("shellcheck")
+	if err != nil {
+		t.Log("shellcheck is not installed: syntax checked with sh -n only")
+		return
+	}
+	if out, err := exec.Command(sc, append([]string{"-s", "sh"}, scripts...)...).CombinedOutput(); err != nil {
+		t.Errorf("shellcheck: %v\n%s", err, out)
+	}
+}
+
+// TestPackages builds the .deb and .rpm with `make packages` and checks
+// what they install.
+func TestPackages(t *testing.T) {
+	for _, tool := range []string{"make", "go", "dpkg-deb", "rpm"} {
+		testenv.RequireTool(t, tool)
+	}
+	dist := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	// VERSION and COMMIT are given so that make asks git nothing.
+	cmd := exec.CommandContext(ctx, "make", "-C", repoRoot, "packages", "DIST="+dist, "VERSION=v0.0.1-test", "COMMIT=deadbeef")
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make packages: %v\n%s", err, out)
+	}
+	t.Logf("make packages took %s", time.Since(start).Round(time.Millisecond))
+	find := func(pattern string) string {
+		t.Helper()
+		m, _ := filepath.Glob(filepath.Join(dist, pattern))
+		if len(m) != 1 {
+			t.Fatalf("want one %s in %s, found %v", pattern, dist, m)
+		}
+		return m[0]
+	}
+	deb, rpm := find("*.deb"), find("*.rpm")
+
+	// path -> permissions, as ls -l shows them
+	want := map[string]string{
+		"/usr/local/bin/multinic-agent":                  "-rwxr-xr-x",
+		"/usr/lib/systemd/system/multinic-agent.service": "-rw-r--r--",
+		"/etc/multinic-agent/config.env":                 "-rw-------",
+		"/usr/share/multinic-agent/config.env.template":  "-rw-r--r--",
+		"/usr/share/multinic-agent/schema.sql":           "-rw-r--r--",
+		"/usr/share/doc/multinic-agent/README.md":        "-rw-r--r--",
+		"/usr/share/doc/multinic-agent/daemon.md":        "-rw-r--r--",
+		"/usr/share/doc/multinic-agent/daemon.ko.md":     "-rw-r--r--",
+	}
+	check := func(kind string, got map[string]string) {
+		t.Helper()
+		for p, perm := range want {
+			if g, ok := got[p]; !ok {
+				t.Errorf("%s lacks %s", kind, p)
+			} else if g != perm {
+				t.Errorf("%s: %s is %s, want %s", kind, p, g, perm)
+			}
+		}
+		for p, perm := range got {
+			if _, ok := want[p]; !ok && !strings.HasPrefix(perm, "d") {
+				t.Errorf("%s has an unexpected file %s (%s)", kind, p, perm)
+			}
+		}
+	}
+
+	// .deb
+	out := run(t, "dpkg-deb", "-c", deb)
+	debFiles := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 {
+			t.Fatalf("dpkg-deb -c: cannot read %q", line)
+		}
+		if f[1] != "root/root" {
+			t.Errorf(".deb: %s is owned by %s", f[5], f[1])
+		}
+		debFiles[strings.TrimSuffix(strings.TrimPrefix(f[5], "."), "/")] = f[0]
+	}
+	check(".deb", debFiles)
+	if got := strings.TrimSpace(run(t, "dpkg-deb", "-I", deb, "conffiles")); got != "/etc/multinic-agent/config.env" {
+		t.Errorf(".deb conffiles: %q", got)
+	}
+	if got := run(t, "dpkg-deb", "-I", deb, "postinst"); !strings.Contains(got, "systemctl daemon-reload") {
+		t.Errorf(".deb postinst does not reload systemd:\n%s", got)
+	}
+	if got := strings.TrimSpace(run(t, "dpkg-deb", "-f", deb, "Version")); got != "0.0.1+test-1" {
+		t.Errorf(".deb version %q", got)
+	}
+	root := t.TempDir()
+	run(t, "dpkg-deb", "-x", deb, root)
+	if got := run(t, filepath.Join(root, installedBin), "version"); !strings.Contains(got, "v0.0.1-test") || !strings.Contains(got, "deadbeef") {
+		t.Errorf("the packaged binary's version: %q", got)
+	}
+	if fileHash(t, filepath.Join(root, "usr/lib/systemd/system/multinic-agent.service")) != fileHash(t, unitFile) {
+		t.Errorf("the packaged unit differs from %s", unitFile)
+	}
+
+	// .rpm
+	out = run(t, "rpm", "-qp", "--qf", `[%{FILEMODES:perms} %{FILENAMES}\n]`, rpm)
+	rpmFiles := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		perm, p, ok := strings.Cut(line, " ")
+		if !ok {
+			t.Fatalf("rpm -qp: cannot read %q", line)
+		}
+		rpmFiles[p] = perm
+	}
+	check(".rpm", rpmFiles)
+	if got := strings.TrimSpace(run(t, "rpm", "-qp", "--configfiles", rpm)); got != "/etc/multinic-agent/config.env" {
+		t.Errorf(".rpm config files: %q", got)
+	}
+	if got := run(t, "rpm", "-qp", "--qf", `[%{FILEFLAGS:fflags} %{FILENAMES}\n]`, rpm); !strings.Contains(got, "cn /etc/multinic-agent/config.env\n") {
+		t.Errorf(".rpm: config.env is not %%config(noreplace):\n%s", got)
+	}
+	if got := run(t, "rpm", "-qp", "--scripts", rpm); !strings.Contains(got, "systemctl daemon-reload") {
+		t.Errorf(".rpm scripts do not reload systemd:\n%s", got)
+	}
+	if got := run(t, "rpm", "-qp", "--qf", "%{VERSION}-%{RELEASE} %{ARCH}", rpm); !strings.HasPrefix(got, "0.0.1+test-1 ") {
+		t.Errorf(".rpm version %q", got)
+	}
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, stderr.String())
+	}
+	return string(out)
+}
+
+// TestDaemonSet checks that the container mode runs the same agent on the
+// host's network and file system with the unit's capabilities.
+func TestDaemonSet(t *testing.T) {
+	f, err := os.Open(daemonSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	type container struct {
+		Args []string
+		Env  []struct {
+			Name, Value string
+		}
+		VolumeMounts []struct {
+			Name      string
+			MountPath string `yaml:"mountPath"`
+		} `yaml:"volumeMounts"`
+		LivenessProbe struct {
+			HTTPGet struct{ Path string } `yaml:"httpGet"`
+		} `yaml:"livenessProbe"`
+		ReadinessProbe struct {
+			HTTPGet struct{ Path string } `yaml:"httpGet"`
+		} `yaml:"readinessProbe"`
+		SecurityContext struct {
+			Privileged   *bool
+			Capabilities struct{ Add, Drop []string }
+		} `yaml:"securityContext"`
+	}
+	type volume struct {
+		Name     string
+		HostPath struct{ Path string } `yaml:"hostPath"`
+	}
+	type object struct {
+		Kind       string
+		Metadata   struct{ Name string }
+		Data       map[string]string
+		StringData map[string]string `yaml:"stringData"`
+		Spec       struct {
+			Template struct {
+				Spec struct {
+					HostNetwork                   bool `yaml:"hostNetwork"`
+					TerminationGracePeriodSeconds int  `yaml:"terminationGracePeriodSeconds"`
+					Containers                    []container
+					Volumes                       []volume
+				}
+			}
+		}
+	}
+	var ds *object
+	keys := config.Keys()
+	dec := yaml.NewDecoder(f)
+	for {
+		var o object
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("%s: %v", daemonSet, err)
+		}
+		switch o.Kind {
+		case "DaemonSet":
+			ds = &o
+		case "ConfigMap", "Secret":
+			for k := range o.Data {
+				if !slices.Contains(keys, k) || k == "ROOT_DIR" {
+					t.Errorf("%s %s: %s is not a key to set there", o.Kind, o.Metadata.Name, k)
+				}
+			}
+			for k := range o.StringData {
+				if !slices.Contains(keys, k) {
+					t.Errorf("%s %s: %s is not a key of the agent", o.Kind, o.Metadata.Name, k)
+				}
+			}
+		}
+	}
+	if ds == nil {
+		t.Fatalf("%s has no DaemonSet", daemonSet)
+	}
+	spec := ds.Spec.Template.Spec
+	if !spec.HostNetwork {
+		t.Error("the DaemonSet does not use hostNetwork")
+	}
+	if len(spec.Containers) != 1 {
+		t.Fatalf("want one container, found %d", len(spec.Containers))
+	}
+	c := spec.Containers[0]
+	if !slices.Equal(c.Args, []string{"run"}) {
+		t.Errorf("args %q, want [run]", c.Args)
+	}
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	if env["ROOT_DIR"] != "/host" {
+		t.Errorf("ROOT_DIR=%q, want /host", env["ROOT_DIR"])
+	}
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.MountPath] = m.Name
+	}
+	if !slices.ContainsFunc(spec.Volumes, func(v volume) bool { return v.HostPath.Path == "/" && mounts["/host"] == v.Name }) {
+		t.Error("the host's / is not mounted at /host")
+	}
+	if c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+		t.Errorf("probes %q and %q, want /healthz and /readyz", c.LivenessProbe.HTTPGet.Path, c.ReadinessProbe.HTTPGet.Path)
+	}
+	if p := c.SecurityContext.Privileged; p == nil || *p {
+		t.Error("the container must say privileged: false")
+	}
+	var unitCaps []string
+	for _, v := range strings.Fields(strings.Join(values(parseUnit(t, unitFile), "Service", "CapabilityBoundingSet"), " ")) {
+		unitCaps = append(unitCaps, strings.TrimPrefix(v, "CAP_"))
+	}
+	add := slices.Clone(c.SecurityContext.Capabilities.Add)
+	sort.Strings(add)
+	sort.Strings(unitCaps)
+	if !slices.Equal(add, unitCaps) {
+		t.Errorf("capabilities added %q, want the unit's %q", add, unitCaps)
+	}
+	if !slices.Equal(c.SecurityContext.Capabilities.Drop, []string{"ALL"}) {
+		t.Errorf("capabilities dropped %q, want [ALL]", c.SecurityContext.Capabilities.Drop)
+	}
+	if spec.TerminationGracePeriodSeconds < 120 {
+		t.Errorf("terminationGracePeriodSeconds %d is shorter than the unit's TimeoutStopSec (2 min)", spec.TerminationGracePeriodSeconds)
+	}
+}
+
+// TestDocs checks that both operator guides cover what the issue asks and
+// name every capability the unit keeps.
+func TestDocs(t *testing.T) {
+	var caps []string
+	caps = append(caps, strings.Fields(strings.Join(values(parseUnit(t, unitFile), "Service", "CapabilityBoundingSet"), " "))...)
+	for _, doc := range []string{"daemon.md", "daemon.ko.md"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, "docs", doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(data)
+		for _, s := range append([]string{
+			"scripts/install-daemon.sh", "scripts/uninstall-daemon.sh", "--purge", "--binary",
+			"make packages", "/etc/multinic-agent/config.env", "journalctl -u multinic-agent",
+			"/healthz", "/readyz", "/metrics", "systemctl edit multinic-agent",
+			"deployments/kubernetes/multinic-agent.yaml", "multinic.io/agent-mode",
+			"systemd-analyze security", "CPUQuota", "MemoryMax", "WatchdogSec",
+		}, caps...) {
+			if !strings.Contains(text, s) {
+				t.Errorf("docs/%s does not mention %s", doc, s)
+			}
+		}
+	}
+}

@@ -1,0 +1,152 @@
+#!/bin/sh
+# Removes the multinic-agent systemd service installed by install-daemon.sh.
+# See docs/daemon.md; run with --help for the options.
+set -eu
+umask 022
+
+PROG=uninstall-daemon.sh
+SERVICE=multinic-agent.service
+
+usage() {
+	cat <<EOF
+Usage: $PROG [--purge] [--help]
+
+Stops and disables $SERVICE, removes the binary, the unit and the
+template that install-daemon.sh installed, and runs systemctl daemon-reload.
+/etc/multinic-agent/config.env is kept (reinstalling picks it up again).
+
+The network configuration the agent wrote (multinicN files under
+/etc/netplan, /etc/sysconfig/network-scripts, /etc/NetworkManager or
+/etc/systemd/network) stays, and so do the NICs: see docs/daemon.md,
+"Uninstall".
+
+Options:
+  --purge   also remove /etc/multinic-agent (config.env with the database
+            password), the unit's drop-ins in
+            /etc/systemd/system/$SERVICE.d and the state in
+            /var/lib/multinic-agent
+  --help    show this help
+
+Environment:
+  DESTDIR=DIR   remove the files staged under DIR and run no systemctl
+  NO_COLOR=1    no colour even on a terminal
+EOF
+}
+
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && [ "${TERM:-dumb}" != dumb ]; then
+	c_ok=$(printf '\033[32m') c_warn=$(printf '\033[33m') c_err=$(printf '\033[31m') c_off=$(printf '\033[0m')
+else
+	c_ok='' c_warn='' c_err='' c_off=''
+fi
+say() { printf '%s\n' "$PROG: $*"; }
+did() { printf '  %s%s%s %s\n' "$c_ok" "$1" "$c_off" "$2"; }
+warn() { printf '%s%s: warning:%s %s\n' "$c_warn" "$PROG" "$c_off" "$*" >&2; }
+die() {
+	printf '%s%s: error:%s %s\n' "$c_err" "$PROG" "$c_off" "$*" >&2
+	exit 1
+}
+
+purge=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--purge)
+		purge=1
+		shift
+		;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*) die "unknown argument '$1'; run $PROG --help for the options." ;;
+	esac
+done
+
+DESTDIR=${DESTDIR:-}
+case $DESTDIR in
+"" | /*) ;;
+*) DESTDIR=$(pwd)/$DESTDIR ;;
+esac
+
+bin_dst=$DESTDIR/usr/local/bin/multinic-agent
+unit_dst=$DESTDIR/etc/systemd/system/$SERVICE
+dropin_dir=$unit_dst.d
+conf_dir=$DESTDIR/etc/multinic-agent
+conf_dst=$conf_dir/config.env
+share_dir=$DESTDIR/usr/local/share/multinic-agent
+state_dir=$DESTDIR/var/lib/multinic-agent
+
+[ "$(uname -s)" = Linux ] || die "multinic-agent runs on Linux only (this is $(uname -s))."
+if [ -z "$DESTDIR" ] && [ "$(id -u)" != 0 ]; then
+	die "run as root (sudo $0 ...), or set DESTDIR=DIR to remove the files staged under DIR."
+fi
+if [ -z "$DESTDIR" ]; then
+	if command -v dpkg-query >/dev/null 2>&1 && dpkg-query -S /usr/local/bin/multinic-agent >/dev/null 2>&1; then
+		die "multinic-agent was installed from the .deb: remove it with apt-get remove multinic-agent (purge to drop config.env)."
+	fi
+	if command -v rpm >/dev/null 2>&1 && rpm -qf /usr/local/bin/multinic-agent >/dev/null 2>&1; then
+		die "multinic-agent was installed from the .rpm: remove it with dnf remove multinic-agent."
+	fi
+fi
+
+systemd=1
+if [ -n "$DESTDIR" ]; then
+	systemd=0
+	why="DESTDIR is set"
+elif [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then
+	systemd=0
+	why="systemd is not running on this host"
+fi
+
+say "removing multinic-agent${DESTDIR:+ under DESTDIR=$DESTDIR}$([ "$purge" = 1 ] && echo ', with its configuration (--purge)')"
+
+if [ "$systemd" = 1 ]; then
+	if systemctl is-active --quiet "$SERVICE"; then
+		systemctl stop "$SERVICE"
+		did "ran" "systemctl stop $SERVICE"
+	fi
+	if systemctl is-enabled --quiet "$SERVICE" 2>/dev/null; then
+		systemctl disable --quiet "$SERVICE"
+		did "ran" "systemctl disable $SERVICE"
+	fi
+else
+	did "skipped" "systemctl stop, disable ($why)"
+fi
+
+# rm_ PATH: remove a file or directory tree, saying so.
+rm_() {
+	if [ -e "$1" ] || [ -L "$1" ]; then
+		rm -rf "$1"
+		did "removed" "$1"
+	fi
+}
+
+rm_ "$bin_dst"
+rm_ "$unit_dst"
+rm_ "$share_dir"
+if [ "$purge" = 1 ]; then
+	rm_ "$conf_dir"
+	rm_ "$dropin_dir"
+	rm_ "$state_dir"
+else
+	[ ! -e "$conf_dst" ] || did "kept" "$conf_dst (--purge removes it)"
+	[ ! -d "$dropin_dir" ] || did "kept" "$dropin_dir (--purge removes it)"
+	[ ! -d "$state_dir" ] || did "kept" "$state_dir (--purge removes it)"
+fi
+
+if [ -n "$DESTDIR" ]; then
+	# Leave no empty staging directories behind (only under DESTDIR: on a
+	# real system /usr/local/bin stays even when empty).
+	for d in usr/local/bin usr/local/share usr/local usr etc/systemd/system etc/systemd etc var/lib var; do
+		rmdir "$DESTDIR/$d" 2>/dev/null || true
+	done
+fi
+
+if [ "$systemd" = 1 ]; then
+	systemctl daemon-reload
+	did "ran" "systemctl daemon-reload"
+	systemctl reset-failed "$SERVICE" 2>/dev/null || true
+else
+	did "skipped" "systemctl daemon-reload ($why)"
+fi
+
+say "done."
