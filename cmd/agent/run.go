@@ -70,7 +70,12 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		log.Info("serving health and metrics", "addr", ln.Addr().String())
 	}
 
-	notify := func(s string) { sd.SdNotify(false, s) }
+	notify := func(s string) {
+		if s == "READY=1" {
+			trimStartup()
+		}
+		sd.SdNotify(false, s)
+	}
 	watchdog := 10 * time.Second
 	if wd, err := sd.SdWatchdogEnabled(false); err == nil && wd > 0 {
 		watchdog = min(watchdog, wd/2)
