@@ -18,6 +18,8 @@ if [ "$(id -u)" = 0 ]; then
 	have sysctl || missing="$missing procps"
 	have systemd-analyze || missing="$missing systemd"
 	have dbus-daemon || missing="$missing dbus"
+	have make || missing="$missing make"
+	have rpm || missing="$missing rpm"
 	if [ -n "$missing" ]; then
 		say "installing:$missing"
 		export DEBIAN_FRONTEND=noninteractive
@@ -55,6 +57,21 @@ unformatted=$(find . -name '*.go' -not -path './.git/*' -exec gofmt -l {} +)
 [ -z "$unformatted" ] || { say "not gofmt'ed: $unformatted"; exit 1; }
 go vet ./...
 go tool staticcheck ./...
+# The demo is a module of its own (go-mysql-server stays out of the agent's
+# build); gofmt above covers it, vet and the same staticcheck here.
+staticcheck=$(go tool -n staticcheck)
+(cd demo && go vet ./... && "$staticcheck" ./...)
 
 say "go test"
 go test -count=1 -timeout 15m ./...
+say "go test (demo module: the whole tour against the real agent)"
+(cd demo && go test -count=1 -timeout 5m ./...)
+
+say "fuzzing every parser for a short fixed time"
+for pkg in envfile plan netplan ifcfg keyfile networkd; do
+	for target in $(go test -list '^Fuzz' "./internal/$pkg" | grep '^Fuzz'); do
+		go test -run '^$' -fuzz "^$target\$" -fuzztime 3s "./internal/$pkg" >/dev/null ||
+			{ say "fuzz $pkg.$target found a crasher: see internal/$pkg/testdata/fuzz/$target"; exit 1; }
+	done
+done
+say "all passed"
