@@ -490,7 +490,7 @@ func TestScriptsRefuseNonRoot(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"scripts/install-daemon.sh", "scripts/uninstall-daemon.sh", "deployments/" + unitFile, "deployments/" + templateFile} {
+	for _, f := range []string{"scripts/install-daemon.sh", "scripts/uninstall-daemon.sh", "scripts/common.sh", "deployments/" + unitFile, "deployments/" + templateFile} {
 		data, err := os.ReadFile(filepath.Join(repoRoot, f))
 		if err != nil {
 			t.Fatal(err)
@@ -530,6 +530,7 @@ func TestScriptsLint(t *testing.T) {
 	scripts := []string{
 		filepath.Join(repoRoot, "scripts", "install-daemon.sh"),
 		filepath.Join(repoRoot, "scripts", "uninstall-daemon.sh"),
+		filepath.Join(repoRoot, "scripts", "common.sh"),
 	}
 	more, _ := filepath.Glob("packaging/*.sh")
 	scripts = append(scripts, more...)
@@ -543,7 +544,7 @@ func TestScriptsLint(t *testing.T) {
 		t.Log("shellcheck is not installed: syntax checked with sh -n only")
 		return
 	}
-	if out, err := exec.Command(sc, append([]string{"-s", "sh"}, scripts...)...).CombinedOutput(); err != nil {
+	if out, err := exec.Command(sc, append([]string{"-x", "-P", "SCRIPTDIR", "-s", "sh"}, scripts...)...).CombinedOutput(); err != nil {
 		t.Errorf("shellcheck: %v\n%s", err, out)
 	}
 }

@@ -33,19 +33,8 @@ Environment:
 EOF
 }
 
-# Colour only on a terminal.
-if [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && [ "${TERM:-dumb}" != dumb ]; then
-	c_ok=$(printf '\033[32m') c_warn=$(printf '\033[33m') c_err=$(printf '\033[31m') c_off=$(printf '\033[0m')
-else
-	c_ok='' c_warn='' c_err='' c_off=''
-fi
-say() { printf '%s\n' "$PROG: $*"; }
-did() { printf '  %s%s%s %s\n' "$c_ok" "$1" "$c_off" "$2"; }
-warn() { printf '%s%s: warning:%s %s\n' "$c_warn" "$PROG" "$c_off" "$*" >&2; }
-die() {
-	printf '%s%s: error:%s %s\n' "$c_err" "$PROG" "$c_off" "$*" >&2
-	exit 1
-}
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 
 binary=""
 start=0

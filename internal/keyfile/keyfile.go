@@ -136,9 +136,5 @@ func (b Backend) Parse(path string, content []byte) (netconf.Iface, error) {
 
 // Activate implements netconf.Backend through nmcli.
 func (Backend) Activate(ctx context.Context, root string, changed []string) error {
-	paths := make([]string, len(changed))
-	for k, name := range changed {
-		paths[k] = Path(name)
-	}
-	return nmcli.Activate(ctx, root, paths)
+	return nmcli.Activate(ctx, root, changed, Path)
 }

@@ -16,12 +16,16 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 )
 
-// Activate makes NetworkManager read each profile file in paths (paths on
-// the node; root is ROOT_DIR): a file that exists is loaded and its
-// connection brought up, a file that is gone is unloaded. `nmcli connection
-// load` succeeds even when NetworkManager rejects a file, so the loaded
-// profiles are checked afterwards.
-func Activate(ctx context.Context, root string, paths []string) error {
+// Activate makes NetworkManager read the profile file of each changed
+// interface (path gives it, on the node; root is ROOT_DIR): a file that
+// exists is loaded and its connection brought up, a file that is gone is
+// unloaded. `nmcli connection load` succeeds even when NetworkManager
+// rejects a file, so the loaded profiles are checked afterwards.
+func Activate(ctx context.Context, root string, changed []string, path func(name string) string) error {
+	paths := make([]string, len(changed))
+	for k, name := range changed {
+		paths[k] = path(name)
+	}
 	if _, err := exec.LookPath("nmcli"); err != nil {
 		return fmt.Errorf("%w: nmcli is not installed", netconf.ErrUnavailable)
 	}

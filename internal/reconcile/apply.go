@@ -346,11 +346,17 @@ func (r *Reconciler) activate(ctx context.Context, units []*unit) {
 		return
 	}
 	r.Log.Error("activation failed; rolling back the interfaces of this cycle", "error", err)
-	for _, u := range touched {
-		u.err, u.kind = fmt.Errorf("%s: activation failed (changes rolled back): %w", u.label, err), ErrActivation
+	r.rollBack(ctx, touched, ErrActivation, fmt.Errorf("activation failed: %w", err))
+}
+
+// rollBack undoes every unit, giving reason as its error, and runs the
+// tools again for the restored files.
+func (r *Reconciler) rollBack(ctx context.Context, units []*unit, kind string, reason error) {
+	for _, u := range units {
+		u.err, u.kind = fmt.Errorf("%s: %w (changes rolled back)", u.label, reason), kind
 		r.undo(u)
 	}
-	r.reactivate(ctx, touched)
+	r.reactivate(ctx, units)
 }
 
 // runTools activates, per backend, the interfaces whose files of that
@@ -569,9 +575,5 @@ func (r *Reconciler) checkReach(ctx context.Context, units []*unit, gateways []n
 		return
 	}
 	r.Log.Error("the node lost its network after this cycle's link changes; rolling them back", "error", err)
-	for _, u := range changed {
-		u.err, u.kind = fmt.Errorf("%s: %v (changes rolled back)", u.label, err), ErrConnectivity
-		r.undo(u)
-	}
-	r.reactivate(ctx, changed)
+	r.rollBack(ctx, changed, ErrConnectivity, err)
 }
