@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -72,7 +74,18 @@ func usage(w io.Writer) {
 }
 
 func runVersion(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] != "--help" && args[0] != "-h" {
+	// --config is accepted as on every command; version reads no settings.
+	fs := flag.NewFlagSet("multinic-agent version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.String("config", "", "accepted for uniformity; version reads no configuration")
+	fs.Usage = func() { fmt.Fprint(stderr, "Usage: multinic-agent version\n\nPrint the version, the commit and the Go version.\n") }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "multinic-agent version: takes no arguments.")
 		return 2
 	}
@@ -90,6 +103,6 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 	if c == "" {
 		c = "unknown"
 	}
-	fmt.Fprintf(stdout, "multinic-agent %s\ncommit %s\n%s %s/%s\n", v, c, strings.TrimPrefix(runtime.Version(), ""), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(stdout, "multinic-agent %s\ncommit %s\n%s %s/%s\n", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return 0
 }
