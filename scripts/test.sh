@@ -19,6 +19,7 @@ if [ "$(id -u)" = 0 ]; then
 	have systemd-analyze || missing="$missing systemd"
 	have dbus-daemon || missing="$missing dbus"
 	have make || missing="$missing make"
+	have chattr || missing="$missing e2fsprogs"
 	have rpm || missing="$missing rpm"
 	if [ -n "$missing" ]; then
 		say "installing:$missing"
