@@ -110,7 +110,7 @@ elif [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; the
 	why="systemd is not running on this host"
 else
 	sdver=$(systemctl --version 2>/dev/null | sed -n '1s/^systemd \([0-9]*\).*/\1/p')
-	if [ -n "$sdver" ] && [ "$sdver" -lt 247 ]; then
+	if [ -n "$sdver" ] && [ "$sdver" -lt 248 ]; then
 		warn "systemd $sdver ignores some of the unit's sandboxing settings (it logs them as unknown keys); the service runs without them. See docs/daemon.md, Security."
 	fi
 fi

@@ -101,9 +101,10 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 	}
 	if len(units) > 0 || len(r.state.Activate) > 0 {
 		gws := r.answeringGateways(ctx, units)
+		leftover := r.unfinishedActivation(files)
 		r.markActivation(units)
 		r.run(stop, units)
-		r.activate(ctx, append(units, r.unfinishedActivation(files)...))
+		r.activate(ctx, append(units, leftover...))
 		r.verify(ctx, p, units)
 		r.checkReach(ctx, units, gws)
 		r.state.Activate = nil
