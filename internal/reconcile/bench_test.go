@@ -9,9 +9,20 @@ import (
 
 // BenchmarkIdleCycle is one reconcile of a node with ten converged
 // interfaces and nothing to change: the cost every node pays every poll.
+// "dump" reads the kernel every cycle (once, plan); "daemon" keeps the
+// kernel view while no netlink event reports a change, as the daemon does.
 func BenchmarkIdleCycle(b *testing.B) {
+	for _, mode := range []string{"dump", "daemon"} {
+		b.Run(mode, func(b *testing.B) { benchIdle(b, mode == "daemon") })
+	}
+}
+
+func benchIdle(b *testing.B, trusted bool) {
 	e := newEnv(b)
 	r := e.reconciler()
+	if trusted {
+		r.TrustKernelEvents()
+	}
 	for i := range 10 {
 		mac := fmt.Sprintf("fa:16:3e:00:00:%02x", i+1)
 		e.ns.AddNIC(b, fmt.Sprintf("eth%d", i+1), mac)
