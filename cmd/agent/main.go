@@ -78,7 +78,9 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("multinic-agent version", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.String("config", "", "accepted for uniformity; version reads no configuration")
-	fs.Usage = func() { fmt.Fprint(stderr, "Usage: multinic-agent version\n\nPrint the version, the commit and the Go version.\n") }
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: multinic-agent version\n\nPrint the version, the commit and the Go version.\n")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -76,6 +77,12 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		// The heap is small and an idle cycle allocates little: collect at
 		// half the usual growth to keep the resident set small.
 		debug.SetGCPercent(50)
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		// The agent waits on the kernel, the database and its tools, one
+		// cycle at a time; a second processor only adds threads that spin
+		// on every wake-up (measured: about a quarter of an idle cycle's CPU).
+		runtime.GOMAXPROCS(1)
 	}
 	notify := func(s string) {
 		if s == "READY=1" {

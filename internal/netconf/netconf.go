@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"syscall"
+	"time"
 )
 
 // MaxInterfaces is the number of names multinic0..multinic9.
@@ -103,6 +104,15 @@ type Scanner struct {
 	Root     string
 	Backends []Backend
 	cache    map[string]cached
+	listings map[string]listing
+}
+
+// listing is a directory's regular files, valid while the directory's own
+// inode and times are unchanged (creating, deleting or renaming an entry
+// changes them).
+type listing struct {
+	key   fileKey
+	names []string
 }
 
 type cached struct {
@@ -120,6 +130,14 @@ func keyOf(st os.FileInfo) fileKey {
 	return fileKey{ino: sys.Ino, size: uint64(sys.Size), mtime: sys.Mtim.Nano(), ctime: sys.Ctim.Nano()}
 }
 
+// settled reports whether k can be trusted to change with the next write:
+// file times tick at the kernel's clock resolution, so a change within the
+// same tick as the one we saw could keep the same times (as git's "racily
+// clean" entries). Entries changed in the last second are not cached.
+func (k fileKey) settled() bool {
+	return time.Since(time.Unix(0, max(k.mtime, k.ctime))) > time.Second
+}
+
 // Scan returns every regular file at a path one of the backends owns,
 // sorted by path.
 func (s *Scanner) Scan() ([]Owned, error) {
@@ -134,18 +152,12 @@ func (s *Scanner) Scan() ([]Owned, error) {
 	next := make(map[string]cached, len(s.cache))
 	var out []Owned
 	for _, dir := range dirs {
-		entries, err := os.ReadDir(filepath.Join(s.Root, dir))
+		names, err := s.list(dir)
 		if err != nil {
-			if os.IsNotExist(err) {
-				continue
-			}
-			return nil, fmt.Errorf("listing %s: %w", filepath.Join(s.Root, dir), err)
+			return nil, err
 		}
-		for _, e := range entries {
-			if !e.Type().IsRegular() {
-				continue
-			}
-			p := filepath.Join(dir, e.Name())
+		for _, base := range names {
+			p := filepath.Join(dir, base)
 			for _, b := range s.Backends {
 				name, ok := b.Owns(p)
 				if !ok {
@@ -164,6 +176,42 @@ func (s *Scanner) Scan() ([]Owned, error) {
 	s.cache = next
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
+}
+
+// list returns the names of the regular files in dir.
+func (s *Scanner) list(dir string) ([]string, error) {
+	full := filepath.Join(s.Root, dir)
+	st, err := os.Stat(full)
+	if os.IsNotExist(err) {
+		delete(s.listings, dir)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", full, err)
+	}
+	key := keyOf(st)
+	if l, ok := s.listings[dir]; ok && l.key == key {
+		return l.names, nil
+	}
+	entries, err := os.ReadDir(full)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", full, err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			names = append(names, e.Name())
+		}
+	}
+	if s.listings == nil {
+		s.listings = map[string]listing{}
+	}
+	// A directory changed during the listing (or just before it) is listed
+	// again next time.
+	if st2, err := os.Stat(full); err == nil && keyOf(st2) == key && key.settled() {
+		s.listings[dir] = listing{key: key, names: names}
+	}
+	return names, nil
 }
 
 func (s *Scanner) read(p, name string, b Backend) (cached, error) {
@@ -186,8 +234,9 @@ func (s *Scanner) read(p, name string, b Backend) (cached, error) {
 	} else {
 		o.Iface, o.Err = b.Parse(p, data)
 	}
-	// A file changed between the stat and the read is read again next time.
-	if st2, err := os.Lstat(full); err != nil || keyOf(st2) != key || int64(len(data)) != st.Size() {
+	// A file changed between the stat and the read, or just before, is read
+	// again next time.
+	if st2, err := os.Lstat(full); err != nil || keyOf(st2) != key || int64(len(data)) != st.Size() || !key.settled() {
 		key = fileKey{}
 	}
 	return cached{key: key, owned: o}, nil

@@ -283,13 +283,14 @@ func Build(in Input) Plan {
 		if it.Want.Name == "" {
 			continue
 		}
-		for _, f := range in.Backend.Render(it.Want) {
+		want := in.Backend.Render(it.Want)
+		for _, f := range want {
 			rendered[f.Path] = true
 		}
 		if it.Err != nil || it.Link == nil {
 			continue
 		}
-		acts, err := ifaceActions(it, in.Backend, in.Files, filesByPath)
+		acts, err := ifaceActions(it, want, in.Files, filesByPath)
 		if err != nil {
 			it.fail(ErrConflict, err)
 			continue
@@ -392,7 +393,7 @@ func isManagedName(n string) bool {
 	return len(n) == len("multinic0") && strings.HasPrefix(n, "multinic") && n[8] >= '0' && n[8] <= '9'
 }
 
-func ifaceActions(it *Iface, b netconf.Backend, files []netconf.Owned, byPath map[string]netconf.Owned) ([]Action, error) {
+func ifaceActions(it *Iface, want []netconf.File, files []netconf.Owned, byPath map[string]netconf.Owned) ([]Action, error) {
 	var acts []Action
 	drift := func(kind string) string {
 		if it.Row.Success {
@@ -400,7 +401,6 @@ func ifaceActions(it *Iface, b netconf.Backend, files []netconf.Owned, byPath ma
 		}
 		return ""
 	}
-	want := b.Render(it.Want)
 	wanted := map[string]bool{}
 	for _, f := range want {
 		wanted[f.Path] = true

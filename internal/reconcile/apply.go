@@ -61,14 +61,15 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		if it.Want.Addr.IsValid() {
 			row.Address = it.Want.Addr.String()
 		}
-		log := r.ifaceLog(it)
+		// Loggers carry id, name and MAC; built only when there is something to say.
+		log := func() *slog.Logger { return r.ifaceLog(it) }
 		switch {
 		case it.Err != nil:
-			log.Error("row not applied", "error", it.Err, "error_type", it.ErrKind)
+			log().Error("row not applied", "error", it.Err, "error_type", it.ErrKind)
 			continue
 		case it.Link == nil:
 			row.Err, row.Kind = fmt.Errorf("row %d: no NIC with MAC %s on this node", it.Row.ID, it.Want.MAC), ErrMissing
-			log.Warn("NIC not present; the row is applied when it appears", "error", row.Err)
+			log().Warn("NIC not present; the row is applied when it appears", "error", row.Err)
 			continue
 		case len(it.Actions) == 0:
 			continue
@@ -76,7 +77,7 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		if rt := r.retries[it.Row.ID]; rt != nil && rt.fingerprint == fingerprint(it.Row) && now.Before(rt.next) {
 			row.Err = fmt.Errorf("%w (retry %d in %s)", rt.err, rt.failures+1, rt.next.Sub(now).Round(time.Second))
 			row.Kind, row.Deferred = rt.kind, true
-			log.Debug("row in backoff after failures", "failures", rt.failures, "next", rt.next)
+			log().Debug("row in backoff after failures", "failures", rt.failures, "next", rt.next)
 			continue
 		}
 		for _, a := range it.Actions {
@@ -84,7 +85,7 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 				row.Drifts = append(row.Drifts, a.Drift)
 			}
 		}
-		units = append(units, &unit{row: k, name: it.Want.Name, label: fmt.Sprintf("row %d (%s)", it.Row.ID, it.Want.Name), acts: it.Actions, before: it.Link, log: log})
+		units = append(units, &unit{row: k, name: it.Want.Name, label: fmt.Sprintf("row %d (%s)", it.Row.ID, it.Want.Name), acts: it.Actions, before: it.Link, log: log()})
 	}
 	for k := range p.Orphans {
 		o := &p.Orphans[k]

@@ -60,6 +60,7 @@ type Reconciler struct {
 	retries  map[int64]*retry
 	inFlight atomic.Int64
 	scanner  *netconf.Scanner
+	render   *renderCache
 	view     *kernelView
 	trusted  atomic.Bool
 	dirty    atomic.Bool
@@ -193,6 +194,26 @@ func (r *Reconciler) read(ctx context.Context) (plan.Input, error) {
 	return in, nil
 }
 
+// renderCache remembers what the backend rendered for each interface: an
+// idle cycle renders the same files as the last one.
+type renderCache struct {
+	netconf.Backend
+	files map[netconf.Iface][]netconf.File
+}
+
+// Render implements netconf.Backend.
+func (c *renderCache) Render(i netconf.Iface) []netconf.File {
+	if f, ok := c.files[i]; ok {
+		return f
+	}
+	if len(c.files) >= 4*netconf.MaxInterfaces || c.files == nil {
+		c.files = map[netconf.Iface][]netconf.File{}
+	}
+	f := c.Backend.Render(i)
+	c.files[i] = f
+	return f
+}
+
 // kernelView is the links and protected links one dump saw.
 type kernelView struct {
 	links     []links.Link
@@ -240,6 +261,7 @@ func (r *Reconciler) observe(ctx context.Context) (plan.Input, error) {
 	}
 	if r.scanner == nil {
 		r.scanner = &netconf.Scanner{Root: r.Root, Backends: append([]netconf.Backend{r.Backend}, r.Others...)}
+		r.render = &renderCache{Backend: r.Backend}
 	}
 	files, err := r.scanner.Scan()
 	if err != nil {
@@ -257,7 +279,7 @@ func (r *Reconciler) observe(ctx context.Context) (plan.Input, error) {
 			}
 		}
 	}
-	return plan.Input{Links: ls, Files: files, Protected: prot, Backend: r.Backend, PrevAbsent: r.state.absentSet()}, nil
+	return plan.Input{Links: ls, Files: files, Protected: prot, Backend: r.render, PrevAbsent: r.state.absentSet()}, nil
 }
 
 // protected returns the links that must never be changed, with the reason.
