@@ -2,7 +2,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build test demo packages
+.PHONY: build test demo packages bench
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o multinic-agent ./cmd/agent
 
@@ -31,3 +31,20 @@ packages:
 		PKG_BINARY='$(DIST)/multinic-agent' PKG_VERSION='$(PKG_VERSION)' PKG_ARCH='$(PKG_ARCH)' \
 			$(NFPM) package --config deployments/nfpm.yaml --packager $$p --target '$(DIST)/' || exit 1; \
 	done
+
+# Benchmarks (root; about 20 minutes): the Go benchmarks of the pure parts
+# (5 runs each, medians), then cmd/bench: the agent binary in a network
+# namespace against a private mariadbd (idle cycle, memory soak,
+# convergence) and a simulated fleet. Writes docs/benchmarks.md; the raw
+# figures go to $(BENCH_DIR)/results.json. BENCH_ARGS adds cmd/bench flags,
+# e.g. BENCH_ARGS='-soak 1h' or BENCH_ARGS='-agents 1000 -duration 90s'.
+BENCH_DIR  ?= /tmp/multinic-bench
+BENCH_ARGS ?=
+BENCH_PKGS := ./internal/plan ./internal/netplan ./internal/ifcfg ./internal/keyfile ./internal/networkd ./internal/reconcile
+BENCH_GO   := go test -run '^$$' -bench . -benchmem -count 5 $(BENCH_PKGS)
+
+bench:
+	mkdir -p $(BENCH_DIR)
+	$(BENCH_GO) > $(BENCH_DIR)/gobench.txt || { cat $(BENCH_DIR)/gobench.txt; exit 1; }
+	cat $(BENCH_DIR)/gobench.txt
+	go run ./cmd/bench all -gobench $(BENCH_DIR)/gobench.txt -gobench-cmd "$(BENCH_GO)" -results $(BENCH_DIR)/results.json -out docs/benchmarks.md $(BENCH_ARGS)

@@ -73,7 +73,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.cycle(ctx, "start")
 	d.notify("READY=1")
 
-	poll := time.NewTimer(d.Schedule.First(random()))
+	poll := time.NewTimer(d.Schedule.First(random(), random()))
 	defer poll.Stop()
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()

@@ -38,13 +38,15 @@ func (s Schedule) Next(level int, u float64) time.Duration {
 }
 
 // First is the wait before the second cycle: with jitter on, uniform in
-// (0, Interval], so that agents restarted together spread over the whole
-// interval at once instead of polling in step.
-func (s Schedule) First(u float64) time.Duration {
+// (0, w] where w is a jittered interval (u1 and u2 uniform in [0, 1)), so
+// that agents restarted together spread over the whole interval at once
+// instead of polling in step, and their next polls, one jittered interval
+// later, do not pile up where the first and second rounds overlap.
+func (s Schedule) First(u1, u2 float64) time.Duration {
 	if s.Jitter == 0 {
 		return s.Interval
 	}
-	return time.Duration(float64(s.Interval) * (1 - u))
+	return time.Duration(float64(s.Next(0, u1)) * (1 - u2))
 }
 
 func random() float64 { return rand.Float64() }

@@ -42,26 +42,30 @@ func TestJitterSpreadsWithinBounds(t *testing.T) {
 		t.Errorf("only %d distinct waits out of 1000", len(seen))
 	}
 	s.Jitter = 0
-	if s.Next(0, 0.3) != 30*time.Second || s.First(0.3) != 30*time.Second {
+	if s.Next(0, 0.3) != 30*time.Second || s.First(0.3, 0.6) != 30*time.Second {
 		t.Error("jitter 0 must give the exact interval")
 	}
 }
 
 func TestFirstWaitSpreadsARestartedFleet(t *testing.T) {
 	s := Schedule{Interval: 30 * time.Second, Jitter: 0.1}
-	// 10 buckets of 3s over the interval: a fleet restarted at once must
-	// fill them evenly on its second poll, not bunch up in one.
-	var buckets [10]int
-	for range 10000 {
-		d := s.First(random())
-		if d <= 0 || d > 30*time.Second {
-			t.Fatalf("first wait %s outside (0, 30s]", d)
+	// A fleet restarted at once: its second polls must spread evenly over
+	// the first interval (3 s buckets up to 27 s, where the jittered
+	// intervals start to end), not bunch up in one.
+	var buckets [11]int
+	for range 100000 {
+		d := s.First(random(), random())
+		if d <= 0 || d > 33*time.Second {
+			t.Fatalf("first wait %s outside (0, 33s]", d)
 		}
-		buckets[min(int(d/(3*time.Second)), 9)]++
+		buckets[int(d/(3*time.Second))]++
 	}
-	for i, n := range buckets {
-		if n < 800 || n > 1200 {
-			t.Errorf("bucket %d holds %d of 10000 agents, want about 1000", i, n)
+	for i, n := range buckets[:9] {
+		if n < 9000 || n > 11200 {
+			t.Errorf("bucket %d (%ds..%ds) holds %d of 100000 agents, want about 10500", i, 3*i, 3*i+3, n)
 		}
+	}
+	if buckets[9]+buckets[10] > 12000 {
+		t.Errorf("the last 6 s hold %d agents: a pile-up", buckets[9]+buckets[10])
 	}
 }
