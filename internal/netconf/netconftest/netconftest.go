@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -129,4 +130,51 @@ func Fuzz(f *testing.F, b netconf.Backend, partial func(path string) bool) {
 			}
 		}
 	})
+}
+
+// samplesInOrder are Samples in a fixed order.
+func samplesInOrder() []netconf.Iface {
+	names := make([]string, 0, len(Samples))
+	for n := range Samples {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]netconf.Iface, len(names))
+	for k, n := range names {
+		out[k] = Samples[n]
+	}
+	return out
+}
+
+// BenchRender renders every sample interface once per op.
+func BenchRender(b *testing.B, be netconf.Backend) {
+	ifaces := samplesInOrder()
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, i := range ifaces {
+			be.Render(i)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ifaces)), "ns/iface")
+}
+
+// BenchParse parses every file rendered for the samples once per op: what
+// the agent pays when a file changed (unchanged files are cached).
+func BenchParse(b *testing.B, be netconf.Backend) {
+	var files []netconf.File
+	for _, i := range samplesInOrder() {
+		files = append(files, be.Render(i)...)
+	}
+	for _, f := range files {
+		if _, err := be.Parse(f.Path, f.Content); err != nil {
+			b.Fatalf("%s: %v", f.Path, err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, f := range files {
+			be.Parse(f.Path, f.Content)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(files)), "ns/file")
 }
