@@ -252,6 +252,9 @@ func (h *Handle) SetMTU(index, mtu int) error {
 		return err
 	}
 	if err := h.nl.LinkSetMTU(l, mtu); err != nil {
+		if errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("setting MTU %d on %s: the NIC refuses it, it is outside the range its driver supports (%w); lower the row's mtu", mtu, l.Attrs().Name, err)
+		}
 		return fmt.Errorf("setting MTU %d on %s: %w", mtu, l.Attrs().Name, err)
 	}
 	return nil

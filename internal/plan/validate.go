@@ -67,6 +67,9 @@ func validate(r store.Row) (netconf.Iface, error) {
 	if err := hostAddress(addr, subnet); err != nil {
 		return i, fmt.Errorf("row %d: address %s %v", r.ID, addr, err)
 	}
+	if addr.Is6() && i.MTU > 0 && i.MTU < 1280 {
+		return i, fmt.Errorf("row %d: mtu %d is below 1280, the minimum for IPv6 address %s", r.ID, i.MTU, addr)
+	}
 	i.Addr = netip.PrefixFrom(addr, subnet.Bits())
 	return i, nil
 }

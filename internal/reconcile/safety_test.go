@@ -53,6 +53,7 @@ func TestBadRowsFailAlone(t *testing.T) {
 		{"broadcast address", []row{{"fa:16:3e:00:00:01", "s4", "10.20.0.255", nil}}, "is the broadcast address"},
 		{"MTU too small", []row{{"fa:16:3e:00:00:01", "s4", "10.20.0.1", 67}}, "mtu 67 is outside 68..9216"},
 		{"MTU too large", []row{{"fa:16:3e:00:00:01", "s4", "10.20.0.1", 9217}}, "mtu 9217 is outside 68..9216"},
+		{"IPv6 with MTU below 1280", []row{{"fa:16:3e:00:00:01", "s6", "2001:db8:1::5", 1200}}, "mtu 1200 is below 1280, the minimum for IPv6"},
 		{"duplicate MAC", []row{{"FA:16:3E:00:00:02", "s4", "10.20.0.3", nil}}, "macaddress fa:16:3e:00:00:02 is already in row"},
 		{"duplicate address", []row{{"fa:16:3e:00:00:01", "s4", "10.20.0.2", nil}}, "address 10.20.0.2 is already in row"},
 		{"address on another link", []row{{"fa:16:3e:00:00:01", "s4", "10.20.0.99", nil}}, "address 10.20.0.99 is already on link eth9"},
@@ -209,4 +210,26 @@ func TestCyclesNeverOverlap(t *testing.T) {
 		t.Error(err)
 	}
 	e.wantLink("multinic1", 1400, "2001:db8:1::11/64")
+}
+
+// TestMTUTheNICRefusesFailsAlone: an MTU inside 68..9216 above what the
+// NIC supports (a VXLAN link on a 1500-byte link takes at most 1450) fails
+// alone with a reason naming the MTU, and the NIC is left as it was.
+func TestMTUTheNICRefusesFailsAlone(t *testing.T) {
+	e := newEnv(t)
+	e.ns.AddNIC(t, "eth1", "fa:16:3e:00:00:01")
+	e.ns.IP(t, "link", "add", "vx0", "address", "fa:16:3e:00:00:0a", "type", "vxlan", "id", "42", "dev", "eth1", "dstport", "4789")
+	e.ns.AddNIC(t, "eth2", "fa:16:3e:00:00:02")
+	bad := e.db.AddRow(t, node, "fa:16:3e:00:00:0a", "s4", "10.20.0.31", 1500)
+	e.db.AddRow(t, node, "fa:16:3e:00:00:02", "s4", "10.20.0.32", 1450)
+	res := e.cycle(e.reconciler())
+	for _, row := range res.Rows {
+		if row.ID == bad && (row.Err == nil || !strings.Contains(row.Err.Error(), "setting MTU 1500") || !strings.Contains(row.Err.Error(), "lower the row's mtu")) {
+			t.Errorf("row %d: %v", row.ID, row.Err)
+		}
+	}
+	if l := e.ns.Link(t, "vx0"); l.MTU != 1450 || len(l.Addrs) != 0 {
+		t.Errorf("the refused NIC changed: %+v", l)
+	}
+	e.wantLink("multinic1", 1450, "10.20.0.32/24")
 }
