@@ -30,6 +30,9 @@ type Link struct {
 	// Addrs are the addresses the agent manages: permanent addresses that
 	// are not link-local, sorted.
 	Addrs []netip.Prefix
+	// DADFailed are those of Addrs that IPv6 duplicate address detection
+	// found in use by another host: present, but never used by the kernel.
+	DADFailed []netip.Prefix
 }
 
 // Handle is a netlink socket bound to one network namespace.
@@ -99,23 +102,28 @@ func (h *Handle) List() ([]Link, error) {
 		return nil, fmt.Errorf("listing addresses: %w", err)
 	}
 	byIndex := map[int][]netip.Prefix{}
+	dadFailed := map[int][]netip.Prefix{}
 	for _, a := range addrs {
 		if p, ok := prefixOf(a); ok {
 			byIndex[a.LinkIndex] = append(byIndex[a.LinkIndex], p)
+			if a.Flags&unix.IFA_F_DADFAILED != 0 {
+				dadFailed[a.LinkIndex] = append(dadFailed[a.LinkIndex], p)
+			}
 		}
 	}
 	out := make([]Link, 0, len(nls))
 	for _, l := range nls {
 		a := l.Attrs()
 		link := Link{
-			Index:    a.Index,
-			Name:     a.Name,
-			MTU:      a.MTU,
-			Up:       a.Flags&net.FlagUp != 0,
-			Kind:     l.Type(),
-			Master:   a.MasterIndex,
-			Loopback: a.Flags&net.FlagLoopback != 0,
-			Addrs:    byIndex[a.Index],
+			Index:     a.Index,
+			Name:      a.Name,
+			MTU:       a.MTU,
+			Up:        a.Flags&net.FlagUp != 0,
+			Kind:      l.Type(),
+			Master:    a.MasterIndex,
+			Loopback:  a.Flags&net.FlagLoopback != 0,
+			Addrs:     byIndex[a.Index],
+			DADFailed: dadFailed[a.Index],
 		}
 		if len(a.HardwareAddr) == 6 {
 			link.MAC = a.HardwareAddr.String()

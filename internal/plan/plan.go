@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -265,6 +266,10 @@ func Build(in Input) Plan {
 		}
 		if l.Master != 0 {
 			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) is a port of another link (index %d); it is never changed", it.Row.ID, l.Name, l.MAC, l.Master))
+			continue
+		}
+		if slices.Contains(l.DADFailed, it.Want.Addr) {
+			it.fail(ErrConflict, fmt.Errorf("row %d: address %s failed IPv6 duplicate address detection on %s: another host on that network uses it; once that is resolved, `ip address del %s dev %s` and the agent adds it again", it.Row.ID, it.Want.Addr.Addr(), l.Name, it.Want.Addr, l.Name))
 			continue
 		}
 		if it.Want.Addr.IsValid() {

@@ -233,3 +233,29 @@ func TestMTUTheNICRefusesFailsAlone(t *testing.T) {
 	}
 	e.wantLink("multinic1", 1450, "10.20.0.32/24")
 }
+
+// TestDuplicateIPv6AddressFails: another host on the NIC's network already
+// has the row's IPv6 address; duplicate address detection fails and the
+// next cycle reports the row failed with that reason.
+func TestDuplicateIPv6AddressFails(t *testing.T) {
+	e := newEnv(t)
+	other := testenv.NewNetns(t)
+	e.ns.IP(t, "link", "add", "eth1", "address", "fa:16:3e:00:00:01", "type", "veth", "peer", "name", "peer1", "netns", other.Name)
+	other.IP(t, "addr", "add", "2001:db8:1::41/64", "dev", "peer1", "nodad")
+	other.IP(t, "link", "set", "peer1", "up")
+	id := e.db.AddRow(t, node, "fa:16:3e:00:00:01", "s6", "2001:db8:1::41", nil)
+	r := e.reconciler()
+	e.cycle(r)
+	var last reconcile.RowResult
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(500 * time.Millisecond) {
+		if last = e.cycle(r).Rows[0]; last.Err != nil {
+			break
+		}
+	}
+	if last.Err == nil || !strings.Contains(last.Err.Error(), "failed IPv6 duplicate address detection") {
+		t.Fatalf("row: %v", last.Err)
+	}
+	if e.db.Success(t, id) != 0 {
+		t.Error("a row whose address another host uses is marked successful")
+	}
+}
