@@ -261,3 +261,36 @@ func TestDaemonSurvivesDatabaseOutage(t *testing.T) {
 		t.Error("backoff or DB status not reset after recovery")
 	}
 }
+
+// TestSIGTERMDuringACycle stops the daemon while a cycle is in the middle
+// of its activation (a netplan that takes 2 s): the interfaces in hand are
+// finished and verified, the row is reported, and the exit status is 0.
+func TestSIGTERMDuringACycle(t *testing.T) {
+	n := newNode(t)
+	bin := t.TempDir()
+	os.WriteFile(filepath.Join(bin, "netplan"), []byte("#!/bin/sh\necho started > \"$(dirname \"$0\")/started\"\nsleep 2\n"), 0o755)
+	n.setEnv("PATH=" + bin + ":" + os.Getenv("PATH"))
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0d:01")
+	id := n.db.AddRow(t, "node1", "fa:16:3e:00:0d:01", "s4", "10.30.0.131", 1400)
+	d := n.startDaemon("POLL_INTERVAL=60s")
+	eventually(t, 10*time.Second, "activation started", func() bool {
+		_, err := os.Stat(filepath.Join(bin, "started"))
+		return err == nil
+	})
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10 s after SIGTERM")
+	}
+	l := n.ns.Link(t, "multinic0")
+	if l.MTU != 1400 || len(l.Addrs) != 1 || n.db.Success(t, id) != 1 {
+		t.Errorf("the interface in hand was not finished: %+v, netplan_success=%d", l, n.db.Success(t, id))
+	}
+	if _, err := os.Stat(filepath.Join(n.root, "etc/netplan/90-multinic0.yaml")); err != nil {
+		t.Errorf("its file: %v", err)
+	}
+}
