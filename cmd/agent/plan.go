@@ -91,10 +91,10 @@ func printActions(w io.Writer, acts []plan.Action) {
 			fmt.Fprintf(w, "  [drift: %s]", a.Drift)
 		}
 		fmt.Fprintln(w)
-		if a.Kind != plan.WriteFile && a.Kind != plan.DeleteFile {
+		if a.Touches() {
 			continue
 		}
-		if a.Kind == plan.WriteFile && a.Old != nil && a.OldMode != a.Mode {
+		if a.Kind != plan.DeleteFile && a.Old != nil && a.OldMode != a.Mode {
 			fmt.Fprintf(w, "    mode %04o -> %04o\n", a.OldMode, a.Mode)
 		}
 		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{

@@ -35,6 +35,7 @@ type Metrics struct {
 	dbStatus       prometheus.Gauge
 	drifts         *prometheus.CounterVec
 	orphansDeleted prometheus.Counter
+	adopted        prometheus.Counter
 	errors         *prometheus.CounterVec
 	queryDuration  *prometheus.HistogramVec
 	interfaces     *prometheus.GaugeVec
@@ -79,6 +80,10 @@ func New(version, osType, node string, inFlight func() int64) *Metrics {
 		Name: "multinic_orphaned_interfaces_deleted_total",
 		Help: "Interfaces whose rows left the database and whose config was removed.",
 	})
+	m.adopted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "multinic_adopted_files_total",
+		Help: "Files of the previous generation of multinic-agent taken over (backed up and rewritten as the agent's own).",
+	})
 	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "multinic_errors_total",
 		Help: "Errors by type: per failed row and cycle (validation, protected, conflict, nic_missing, apply, activation, verify, connectivity) and per failed cycle (database, node).",
@@ -107,7 +112,7 @@ func New(version, osType, node string, inFlight func() int64) *Metrics {
 	}, func() float64 { return float64(inFlight()) })
 
 	m.Registry.MustRegister(m.processed, m.ifaceDuration, m.cycles, m.cycleDuration, m.backoffLevel,
-		m.dbStatus, m.drifts, m.orphansDeleted, m.errors, m.queryDuration, m.interfaces, m.lastSuccess,
+		m.dbStatus, m.drifts, m.orphansDeleted, m.adopted, m.errors, m.queryDuration, m.interfaces, m.lastSuccess,
 		info, tasks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, s := range States {
@@ -157,6 +162,7 @@ func (m *Metrics) ObserveCycle(res reconcile.Result, err error, took time.Durati
 		for _, d := range row.Drifts {
 			m.drifts.WithLabelValues(d).Inc()
 		}
+		m.adopted.Add(float64(row.Adopted))
 		switch {
 		case row.Deferred || row.Skipped:
 		case row.Err != nil:

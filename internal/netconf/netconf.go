@@ -25,6 +25,10 @@ const MaxInterfaces = 10
 // without it is never read as ours, rewritten or deleted.
 const Marker = "# Managed by multinic-agent"
 
+// HasMarker reports whether content starts with the marker: a file the
+// agent wrote.
+func HasMarker(content []byte) bool { return bytes.HasPrefix(content, []byte(Marker)) }
+
 // Header is the first line of every owned file.
 func Header(rowID int64) string {
 	return fmt.Sprintf("%s (row %d). Local edits are overwritten; delete the row to remove this file.\n", Marker, rowID)
@@ -61,8 +65,13 @@ type Owned struct {
 	Iface Iface
 	Err   error
 	// Foreign is set when the file lacks the marker: someone else's file at
-	// our path, which the agent must not touch.
+	// our path, which the agent must not touch. Err then says why it is
+	// not the previous agent's either, when the backend knows that shape.
 	Foreign bool
+	// Legacy is set when the file lacks the marker but is exactly what the
+	// previous generation of multinic-agent wrote there: it is adopted
+	// (backed up, rewritten as ours) like an owned file.
+	Legacy bool
 }
 
 // Backend renders, parses and activates one family of configuration files.
@@ -81,6 +90,15 @@ type Backend interface {
 	// Activate makes the changed interfaces' files take effect (root is
 	// ROOT_DIR). It is called once per cycle, only when files changed.
 	Activate(ctx context.Context, root string, changed []string) error
+}
+
+// LegacyParser is implemented by the backends whose paths the previous
+// generation of multinic-agent also wrote, without the marker.
+type LegacyParser interface {
+	// ParseLegacy reads a file without the marker. It succeeds only for the
+	// shape the previous agent wrote, describing only the interface that
+	// the path names; the error says what differs.
+	ParseLegacy(path string, content []byte) (Iface, error)
 }
 
 // ErrUnavailable wraps an Activate error meaning the backend's tool or
@@ -229,10 +247,17 @@ func (s *Scanner) read(p, name string, b Backend) (cached, error) {
 		return cached{}, fmt.Errorf("reading %s: %w", full, err)
 	}
 	o := Owned{Path: p, Name: name, Content: data, Mode: st.Mode().Perm()}
-	if !bytes.HasPrefix(data, []byte(Marker)) {
-		o.Foreign = true
-	} else {
+	switch lp, ok := b.(LegacyParser); {
+	case HasMarker(data):
 		o.Iface, o.Err = b.Parse(p, data)
+	case ok:
+		if o.Iface, o.Err = lp.ParseLegacy(p, data); o.Err == nil {
+			o.Legacy = true
+		} else {
+			o.Foreign, o.Iface = true, Iface{}
+		}
+	default:
+		o.Foreign = true
 	}
 	// A file changed between the stat and the read, or just before, is read
 	// again next time.

@@ -25,6 +25,9 @@ type Kind int
 // Actions, in the order they are applied for one interface.
 const (
 	WriteFile Kind = iota
+	// Adopt rewrites, as the agent's own, a file the previous generation
+	// of multinic-agent wrote at the same path; the old one is backed up.
+	Adopt
 	DeleteFile
 	Rename
 	SetMTU
@@ -58,6 +61,8 @@ func (a Action) String() string {
 			return "create " + a.Path
 		}
 		return "rewrite " + a.Path
+	case Adopt:
+		return "adopt " + a.Path + " (written by the previous multinic-agent): back it up, rewrite it as the agent's own"
 	case DeleteFile:
 		return "delete " + a.Path
 	case Rename:
@@ -121,10 +126,22 @@ func (i Iface) State() string {
 		return StateMissing
 	case len(i.Actions) == 0:
 		return StateConfigured
-	case i.Row.Success:
+	case i.Row.Success && !i.OnlyAdopts():
+		// Taking over the previous agent's files is no drift.
 		return StateDrifted
 	}
 	return StatePending
+}
+
+// OnlyAdopts reports whether the plan for the row only takes over the
+// previous agent's files: the live state already matches the row.
+func (i Iface) OnlyAdopts() bool {
+	for _, a := range i.Actions {
+		if a.Kind != Adopt {
+			return false
+		}
+	}
+	return len(i.Actions) > 0
 }
 
 // WantSuccess is the netplan_success the row should hold if the plan is
@@ -411,13 +428,20 @@ func ifaceActions(it *Iface, want []netconf.File, files []netconf.Owned, byPath 
 		wanted[f.Path] = true
 		cur, ok := byPath[f.Path]
 		if ok && cur.Foreign {
-			return nil, fmt.Errorf("row %d: %s exists but was not written by multinic-agent (no %q first line); move it away so the agent can manage %s", it.Row.ID, f.Path, netconf.Marker, it.Want.Name)
+			why := ""
+			if cur.Err != nil {
+				why = fmt.Sprintf(", nor the previous multinic-agent's as it wrote it (%v)", cur.Err)
+			}
+			return nil, fmt.Errorf("row %d: %s exists but was not written by multinic-agent (no %q first line)%s; move it away so the agent can manage %s", it.Row.ID, f.Path, netconf.Marker, why, it.Want.Name)
 		}
 		if ok && bytes.Equal(cur.Content, f.Content) && cur.Mode == f.Mode {
 			continue
 		}
 		a := Action{Kind: WriteFile, Path: f.Path, New: f.Content, Mode: f.Mode}
-		if ok {
+		switch {
+		case ok && cur.Legacy:
+			a.Kind, a.Old, a.OldMode = Adopt, cur.Content, cur.Mode
+		case ok:
 			a.Old, a.OldMode, a.Drift = cur.Content, cur.Mode, drift("file")
 		}
 		acts = append(acts, a)

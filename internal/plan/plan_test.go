@@ -1,12 +1,15 @@
 package plan
 
 import (
+	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/netconf/netconftest"
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
 	"github.com/multinic-agent/multinic-agent/internal/store"
 )
@@ -177,5 +180,101 @@ func TestForeignFileIsNotOverwritten(t *testing.T) {
 	// multinic0 is held by the foreign file: the row gets multinic1.
 	if p.Ifaces[0].Err != nil || p.Ifaces[0].Want.Name != "multinic1" || len(p.Orphans) != 0 {
 		t.Fatalf("got name %q err %v orphans %v", p.Ifaces[0].Want.Name, p.Ifaces[0].Err, p.Orphans)
+	}
+}
+
+// previous is a file of the previous multinic-agent as the scanner finds it.
+func previous(t *testing.T, p netconftest.Previous) netconf.Owned {
+	t.Helper()
+	path := netplan.Path(p.Name)
+	content := netconftest.PreviousNetplan(p)
+	i, err := netplan.Backend{}.ParseLegacy(path, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return netconf.Owned{Path: path, Name: p.Name, Content: content, Mode: 0o644, Iface: i, Legacy: true}
+}
+
+func TestAdoptsPreviousAgentFiles(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	configured := func() links.Link {
+		l := nic(5, "multinic1", mac, "10.0.0.5/24")
+		l.MTU = 9000
+		return l
+	}
+	success := func(r store.Row) store.Row { r.Success = true; return r }
+	cases := []struct {
+		name  string
+		rows  []store.Row
+		link  links.Link
+		file  netconf.Owned
+		kinds []Kind
+		state string
+		err   string
+	}{
+		{
+			name:  "a node the previous agent configured: adopt only, no live change",
+			rows:  []store.Row{success(row(1, "FA:16:3E:00:00:01", "10.0.0.5", "10.0.0.0/24", 9000))},
+			link:  configured(),
+			file:  previous(t, netconftest.Previous{Name: "multinic1", MAC: "FA:16:3E:00:00:01", Addr: "10.0.0.5/24", MTU: 9000}),
+			kinds: []Kind{Adopt},
+			state: StatePending,
+		},
+		{
+			name:  "the row changed since the previous agent wrote the file: adopt and the change",
+			rows:  []store.Row{success(row(1, mac, "10.0.0.5", "10.0.0.0/24", 1500))},
+			link:  configured(),
+			file:  previous(t, netconftest.Previous{Name: "multinic1", MAC: mac, Addr: "10.0.0.5/24", MTU: 9000}),
+			kinds: []Kind{Adopt, SetMTU},
+			state: StateDrifted,
+		},
+		{
+			name: "someone else's file at the path stays refused",
+			rows: []store.Row{success(row(1, mac, "10.0.0.5", "10.0.0.0/24", 9000))},
+			link: configured(),
+			file: netconf.Owned{Path: netplan.Path("multinic1"), Name: "multinic1", Content: []byte("network: {}\n"), Mode: 0o600, Foreign: true,
+				Err: errors.New("routes is not a key the previous agent wrote")},
+			state: StateFailed,
+			err:   "nor the previous multinic-agent's as it wrote it (routes is not a key",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := build(c.rows, []links.Link{nic(1, "lo", ""), c.link}, []netconf.Owned{c.file})
+			it := p.Ifaces[0]
+			var kinds []Kind
+			for _, a := range it.Actions {
+				kinds = append(kinds, a.Kind)
+			}
+			if !slices.Equal(kinds, c.kinds) {
+				t.Errorf("actions %v, want kinds %v", it.Actions, c.kinds)
+			}
+			if it.State() != c.state {
+				t.Errorf("state %s, want %s", it.State(), c.state)
+			}
+			if c.err == "" && (it.Err != nil || !it.WantSuccess()) {
+				t.Errorf("error %v; netplan_success would become %v", it.Err, it.WantSuccess())
+			}
+			if c.err != "" && (it.Err == nil || !strings.Contains(it.Err.Error(), c.err) || it.ErrKind != ErrConflict) {
+				t.Errorf("error %v (%s), want a conflict with %q", it.Err, it.ErrKind, c.err)
+			}
+			if c.err == "" && len(p.Orphans) != 0 {
+				t.Errorf("orphans %+v", p.Orphans)
+			}
+		})
+	}
+}
+
+func TestPreviousAgentFileWithoutRowIsAnOrphan(t *testing.T) {
+	f := previous(t, netconftest.Previous{Name: "multinic2", MAC: "fa:16:3e:00:00:02", Addr: "10.0.0.6/24", MTU: 1500})
+	ls := []links.Link{nic(1, "lo", ""), nic(6, "multinic2", "fa:16:3e:00:00:02", "10.0.0.6/24")}
+	first := build(nil, ls, []netconf.Owned{f})
+	if len(first.Orphans) != 1 || first.Orphans[0].Confirmed || !slices.Equal(first.Absent, []string{f.Path}) {
+		t.Fatalf("first read: orphans %+v, absent %v", first.Orphans, first.Absent)
+	}
+	second := Build(Input{Links: ls, Files: []netconf.Owned{f}, Backend: netplan.Backend{}, PrevAbsent: map[string]bool{f.Path: true}})
+	o := second.Orphans[0]
+	if !o.Confirmed || len(o.Actions) != 3 || o.Actions[0].Kind != DeleteFile || string(o.Actions[0].Old) != string(f.Content) {
+		t.Fatalf("second read: %+v", o)
 	}
 }

@@ -28,6 +28,11 @@ import (
 // orphans seen in the last read), under ROOT_DIR.
 const StatePath = "/var/lib/multinic-agent/state.json"
 
+// BackupDir keeps, under ROOT_DIR and at their own paths below it, the
+// files of the previous generation of multinic-agent that were adopted
+// or removed.
+const BackupDir = "/var/lib/multinic-agent/previous-agent"
+
 // Reconciler holds what a cycle needs. Cycles never overlap.
 type Reconciler struct {
 	Store   *store.Store
@@ -151,8 +156,10 @@ type RowResult struct {
 	// Skipped when the agent stopped before applying it.
 	Deferred, Skipped bool
 	Changed           bool
-	Drifts            []string
-	Duration          time.Duration
+	// Adopted counts the previous agent's files taken over for the row.
+	Adopted  int
+	Drifts   []string
+	Duration time.Duration
 }
 
 // Failed counts rows that did not converge.

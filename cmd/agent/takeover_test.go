@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/ifcfg"
+	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/netconf/netconftest"
+	"github.com/multinic-agent/multinic-agent/internal/netplan"
+	"github.com/multinic-agent/multinic-agent/internal/reconcile"
+)
+
+// previousNode is a node exactly as the previous generation of
+// multinic-agent leaves it: NICs named, addressed and up, its files (no
+// header, mode 0644) at the agent's paths, rows at netplan_success=1.
+type previousNode struct {
+	*node
+	backend string
+	path    func(name string) string
+	render  func(netconftest.Previous) []byte
+	nics    []netconftest.Previous
+	ids     []int64
+}
+
+func newPreviousNode(t *testing.T, backend string) *previousNode {
+	n := &previousNode{node: newNode(t), backend: backend}
+	n.setEnv("NETWORK_BACKEND=" + backend)
+	switch backend {
+	case "netplan":
+		n.path, n.render = netplan.Path, netconftest.PreviousNetplan
+	case "ifcfg":
+		n.path, n.render = ifcfg.Path, netconftest.PreviousIfcfg
+	}
+	n.db.AddSubnet(t, "s6", "2001:db8:7::/64")
+	n.nics = []netconftest.Previous{
+		{Name: "multinic0", MAC: "FA:16:3E:00:07:01", Addr: "10.30.0.71/24", MTU: 9000},
+		{Name: "multinic1", MAC: "fa:16:3e:00:07:02", Addr: "2001:db8:7::72/64", MTU: 1400},
+		{Name: "multinic2", MAC: "fa:16:3e:00:07:03", MTU: 1500},
+	}
+	subnets := []string{"s4", "s6", "s4"}
+	for k, p := range n.nics {
+		mac := strings.ToLower(p.MAC)
+		n.ns.AddNIC(t, p.Name, mac)
+		n.ns.IP(t, "link", "set", p.Name, "mtu", itoa(p.MTU))
+		var addr any
+		if a, _, ok := strings.Cut(p.Addr, "/"); ok {
+			addr = a
+			n.ns.IP(t, "addr", "add", p.Addr, "dev", p.Name, "nodad")
+		}
+		n.ns.IP(t, "link", "set", p.Name, "up")
+		id := n.db.AddRow(t, "node1", p.MAC, subnets[k], addr, p.MTU)
+		n.db.Exec(t, "UPDATE multi_interface SET netplan_success = 1 WHERE id = ?", id)
+		n.ids = append(n.ids, id)
+		n.write(n.path(p.Name), n.render(p))
+	}
+	return n
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func (n *previousNode) write(path string, content []byte) {
+	n.t.Helper()
+	full := filepath.Join(n.root, path)
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		n.t.Fatal(err)
+	}
+	if err := os.WriteFile(full, content, 0o644); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// checkTakenOver checks that every NIC has exactly one file, now the
+// agent's own, that the previous agent's file is kept as a backup, that
+// every row is still 1 and that the links kept their state.
+func (n *previousNode) checkTakenOver() {
+	t := n.t
+	t.Helper()
+	for k, p := range n.nics {
+		files, _ := filepath.Glob(filepath.Join(n.root, filepath.Dir(n.path(p.Name)), "*"+p.Name+"*"))
+		if len(files) != 1 {
+			t.Errorf("%s: files %v, want one", p.Name, files)
+			continue
+		}
+		data, err := os.ReadFile(files[0])
+		if err != nil || !netconf.HasMarker(data) {
+			t.Errorf("%s: %s is not the agent's own (%v):\n%s", p.Name, files[0], err, data)
+		}
+		backup, err := os.ReadFile(filepath.Join(n.root, reconcile.BackupDir, n.path(p.Name)))
+		if err != nil || !bytes.Equal(backup, n.render(p)) {
+			t.Errorf("%s: backup of the previous agent's file: %v\n%s", p.Name, err, backup)
+		}
+		if got := n.db.Success(t, n.ids[k]); got != 1 {
+			t.Errorf("row %d (%s): netplan_success %d, want 1", n.ids[k], p.Name, got)
+		}
+		l := n.ns.Link(t, p.Name)
+		var addrs []string
+		for _, a := range l.Addrs {
+			addrs = append(addrs, a.String())
+		}
+		if want := strings.Fields(p.Addr); l.MTU != p.MTU || !l.Up || strings.Join(addrs, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: mtu %d up %v addresses %v, want mtu %d up, %v", p.Name, l.MTU, l.Up, addrs, p.MTU, want)
+		}
+	}
+}
+
+func settle() { time.Sleep(300 * time.Millisecond) }
+
+func TestTakeoverOfPreviousAgentNode(t *testing.T) {
+	for _, backend := range []string{"netplan", "ifcfg"} {
+		t.Run(backend, func(t *testing.T) {
+			n := newPreviousNode(t, backend)
+			// A file at the agent's path that the previous agent did not
+			// write as it stands: an operator added a route.
+			n.ns.AddNIC(t, "multinic3", "fa:16:3e:00:07:04")
+			n.ns.IP(t, "addr", "add", "10.30.0.74/24", "dev", "multinic3")
+			n.ns.IP(t, "link", "set", "multinic3", "up")
+			hand := n.db.AddRow(t, "node1", "fa:16:3e:00:07:04", "s4", "10.30.0.74", 1500)
+			n.db.Exec(t, "UPDATE multi_interface SET netplan_success = 1 WHERE id = ?", hand)
+			handFile := n.render(netconftest.Previous{Name: "multinic3", MAC: "fa:16:3e:00:07:04", Addr: "10.30.0.74/24", MTU: 1500})
+			switch backend {
+			case "netplan":
+				handFile = bytes.Replace(handFile, []byte("            dhcp4: false\n"), []byte("            dhcp4: false\n            routes:\n                - to: 10.99.0.0/16\n                  via: 10.30.0.1\n"), 1)
+			case "ifcfg":
+				handFile = append(handFile, "\nGATEWAY=10.30.0.1"...)
+			}
+			n.write(n.path("multinic3"), handFile)
+			flaps := n.ns.WatchFlaps(t)
+
+			code, out, errOut := n.run("plan")
+			if code != 2 {
+				t.Fatalf("plan: exit %d\n%s\n%s", code, out, errOut)
+			}
+			for _, line := range strings.Split(out, "\n") {
+				if !strings.HasPrefix(line, "  ") || strings.HasPrefix(line, "    ") {
+					continue
+				}
+				action := strings.TrimSpace(line)
+				if !strings.HasPrefix(action, "adopt ") && !strings.HasPrefix(action, "error: ") && action != "set netplan_success 1 -> 0" {
+					t.Errorf("plan shows more than adoptions: %q\n%s", action, out)
+				}
+			}
+			for _, p := range n.nics {
+				if !strings.Contains(out, "adopt "+n.path(p.Name)) {
+					t.Errorf("plan does not adopt %s:\n%s", n.path(p.Name), out)
+				}
+			}
+			if !strings.Contains(out, "nor the previous multinic-agent's") {
+				t.Errorf("plan does not say why %s is refused:\n%s", n.path("multinic3"), out)
+			}
+
+			for run := 1; run <= 2; run++ {
+				code, out, errOut = n.run("once")
+				if code != 1 || !strings.Contains(out, "not written by multinic-agent") {
+					t.Fatalf("once #%d: exit %d, want 1 for the hand-written file's row\n%s\n%s", run, code, out, errOut)
+				}
+				if run == 1 && strings.Count(out, "adopted a file of the previous multinic-agent") != len(n.nics) {
+					t.Errorf("once #1 did not log one adoption per file:\n%s", out)
+				}
+				if run == 2 && strings.Contains(out, "adopted") {
+					t.Errorf("once #2 adopted again:\n%s", out)
+				}
+				n.checkTakenOver()
+			}
+			settle()
+			if ev := flaps.Events(); len(ev) > 0 {
+				t.Errorf("the takeover interrupted traffic: %v", ev)
+			}
+			if data, _ := os.ReadFile(filepath.Join(n.root, n.path("multinic3"))); !bytes.Equal(data, handFile) {
+				t.Errorf("the hand-written file was changed:\n%s", data)
+			}
+			if got := n.db.Success(t, hand); got != 0 {
+				t.Errorf("the hand-written file's row: netplan_success %d, want 0", got)
+			}
+			if code, out, _ := n.run("plan"); code != 0 && strings.Contains(out, "adopt") {
+				t.Errorf("plan after the takeover still adopts:\n%s", out)
+			}
+
+			// An adopted file whose row is gone goes by the two-read rule.
+			n.db.Exec(t, "DELETE FROM multi_interface WHERE id = ?", n.ids[2])
+			gone := filepath.Join(n.root, n.path("multinic2"))
+			n.run("once")
+			if _, err := os.Stat(gone); err != nil {
+				t.Fatalf("removed after one read without the row: %v", err)
+			}
+			n.run("once")
+			if _, err := os.Stat(gone); err == nil {
+				t.Fatalf("%s kept after two reads without the row", gone)
+			}
+		})
+	}
+}
