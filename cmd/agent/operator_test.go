@@ -83,6 +83,20 @@ func TestDoctor(t *testing.T) {
 		}
 	}
 
+	// A config.env carried over from the previous agent: a WARN per key of
+	// its own, and nothing fails because of them.
+	n.writeConfig(0o600, append(base, "DB_PASSWORD=s3cret-pw", "NODE_NAME=node1.novalocal", "MAX_RETRIES=3", "RETRY_DELAY=2s", "COMMAND_TIMEOUT=30s", "BACKUP_DIR=/var/lib/multinic/backups")...)
+	code, out, errOut = n.run("doctor")
+	out = squash(out)
+	if code != 0 || strings.Contains(out, "FAIL") {
+		t.Errorf("previous agent's keys: exit %d, want 0\n%s%s", code, out, errOut)
+	}
+	for _, k := range []string{"MAX_RETRIES", "RETRY_DELAY", "COMMAND_TIMEOUT", "BACKUP_DIR"} {
+		if !strings.Contains(out, "WARN config file "+k+" is a key of the previous multinic-agent, ignored") {
+			t.Errorf("no WARN line for %s:\n%s", k, out)
+		}
+	}
+
 	// A user without the UPDATE grant is told what to grant.
 	n.dbUser(user+"r", "pw2", false)
 	n.writeConfig(0o600, "DB_SOCKET="+n.db.Socket, "DB_USER="+user+"r", "DB_PASSWORD=pw2", "DB_NAME="+n.db.Name, "NODE_NAME=node1.novalocal")

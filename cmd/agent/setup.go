@@ -111,6 +111,9 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 	for _, k := range cfg.Unknown {
 		log.Warn("unknown key in the config file; check its spelling", "key", k, "file", cfg.File)
 	}
+	for _, k := range cfg.Previous {
+		log.Warn("key of the previous multinic-agent in the config file, ignored; delete the line", "key", k, "file", cfg.File, "why", config.PreviousKeys[k])
+	}
 	backend, others, info, err := backends(cfg)
 	if err != nil {
 		return nil, err
