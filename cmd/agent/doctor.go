@@ -17,6 +17,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/config"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/lock"
+	"github.com/multinic-agent/multinic-agent/internal/prevagent"
 	"github.com/multinic-agent/multinic-agent/internal/store"
 )
 
@@ -93,6 +94,9 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	}
 	checkWritable(r, cfg.Path("/var/lib/multinic-agent"))
 	checkHealthPort(r, cfg)
+	if err := previousAgent(); err != nil {
+		r.fail("instance", "%v", err)
+	}
 	if lk, err := lock.Acquire(cfg.Path(cfg.LockFile)); err != nil {
 		r.warn("instance", "%v", err)
 	} else {
@@ -258,6 +262,10 @@ func checkHealthPort(r *report, cfg *config.Config) {
 	if err == nil {
 		ln.Close()
 		r.pass("health port", "%s free", addr)
+		return
+	}
+	if p, ok := prevagent.Holder("/proc", cfg.HealthPort); ok {
+		r.fail("health port", "%s is taken: %s", addr, p.Sentence())
 		return
 	}
 	if daemonInterfaces(cfg) != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
 	"github.com/multinic-agent/multinic-agent/internal/networkd"
 	"github.com/multinic-agent/multinic-agent/internal/osrelease"
+	"github.com/multinic-agent/multinic-agent/internal/prevagent"
 	"github.com/multinic-agent/multinic-agent/internal/probe"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
 	"github.com/multinic-agent/multinic-agent/internal/store"
@@ -160,4 +161,18 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 	a.nodes = nodes
 	log.Info("Operating system detected", "os", info.PrettyName, "os_id", info.ID, "version", info.VersionID, "backend", backend.Name(), "nodes", nodes)
 	return a, nil
+}
+
+// previousAgent returns an error naming every previous multinic-agent
+// still running on the node, and the step that stops it.
+func previousAgent() error {
+	prev, err := prevagent.Find("/proc")
+	if err != nil || len(prev) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, p := range prev {
+		errs = append(errs, errors.New(p.Sentence()))
+	}
+	return errors.Join(errs...)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/netconf/netconftest"
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
+	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
 
 // previousNode is a node exactly as the previous generation of
@@ -193,5 +194,59 @@ func TestTakeoverOfPreviousAgentNode(t *testing.T) {
 				t.Fatalf("%s kept after two reads without the row", gone)
 			}
 		})
+	}
+}
+
+func TestPreviousAgentStillRunning(t *testing.T) {
+	n := newNode(t)
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:07:11")
+	n.db.AddRow(t, "node1", "fa:16:3e:00:07:11", "s4", "10.30.0.81", 1500)
+	prev, _ := testenv.StartPreviousAgent(t, n.ns, ":8080")
+	pid := strconv.Itoa(prev.Process.Pid)
+	says := "the previous multinic-agent is still running on this node (pid " + pid
+
+	code, out, errOut := n.run("once")
+	if code != 2 || !strings.Contains(errOut, says) || !strings.Contains(errOut, "kill "+pid) {
+		t.Errorf("once: exit %d, want 2 naming pid %s and how to stop it\n%s\n%s", code, pid, out, errOut)
+	}
+	code, out, _ = n.run("doctor")
+	if code != 1 || !strings.Contains(squash(out), "FAIL instance "+says) || !strings.Contains(squash(out), "FAIL health port") {
+		t.Errorf("doctor: exit %d, want 1 with the previous agent on the instance and health port lines\n%s", code, out)
+	}
+
+	d := n.startDaemon()
+	eventually(t, 10*time.Second, "run says it waits", func() bool {
+		return strings.Contains(d.out.String(), "waiting for the previous multinic-agent to stop") && strings.Contains(d.out.String(), says)
+	})
+	time.Sleep(3 * time.Second)
+	if _, ok := n.ns.Find(t, "ens4"); !ok {
+		t.Fatal("run touched the NIC while the previous agent runs")
+	}
+	prev.Process.Kill()
+	d.waitNotify(t, "READY=1", 20*time.Second)
+	if l := n.ns.Link(t, "multinic0"); len(l.Addrs) != 1 || l.Addrs[0].String() != "10.30.0.81/24" {
+		t.Errorf("after the previous agent stopped: %+v", l)
+	}
+	if !strings.Contains(d.out.String(), "the previous multinic-agent stopped; starting") {
+		t.Errorf("no line saying the agent took over:\n%s", d.out.String())
+	}
+}
+
+func TestTakeoverThroughTheDaemon(t *testing.T) {
+	n := newPreviousNode(t, "netplan")
+	flaps := n.ns.WatchFlaps(t)
+	d := n.startDaemon("POLL_INTERVAL=1s")
+	d.waitNotify(t, "READY=1", 20*time.Second)
+	n.checkTakenOver()
+	time.Sleep(2500 * time.Millisecond) // two more polls
+	n.checkTakenOver()
+	if ev := flaps.Events(); len(ev) > 0 {
+		t.Errorf("the takeover interrupted traffic: %v", ev)
+	}
+	if c := strings.Count(d.out.String(), "adopted a file of the previous multinic-agent"); c != len(n.nics) {
+		t.Errorf("%d adoption log lines, want one per file (%d)", c, len(n.nics))
+	}
+	if _, metrics := get(t, n.ns.HTTPClient(), "/metrics"); !strings.Contains(metrics, "multinic_adopted_files_total 3") {
+		t.Errorf("/metrics does not count the adoptions:\n%s", metrics)
 	}
 }
