@@ -86,7 +86,10 @@ FA\:16\:3E\:00\:05\:01` {
 		t.Errorf("NetworkManager did not apply the agent's profile: %+v", l)
 	}
 
-	// A changed MTU in the database: plan shows the keyfile diff, once applies it.
+	// A changed MTU in the database: plan shows the keyfile diff, once applies
+	// it, and NetworkManager reapplies the active profile in place: the
+	// address never leaves the link.
+	flaps := n.ns.WatchFlaps(t)
 	n.db.Exec(t, "UPDATE multi_interface SET mtu=1300 WHERE id=?", id)
 	code, out, _ := n.run("plan")
 	if code != 2 || !strings.Contains(out, "rewrite /etc/NetworkManager/system-connections/multinic0.nmconnection") ||
@@ -96,6 +99,13 @@ FA\:16\:3E\:00\:05\:01` {
 	n.once()
 	if got := n.tool("nmcli", "-g", "802-3-ethernet.mtu", "connection", "show", "multinic0"); got != "1300" || n.ns.Link(t, "multinic0").MTU != 1300 {
 		t.Errorf("after the MTU change: profile mtu %q, link mtu %d", got, n.ns.Link(t, "multinic0").MTU)
+	}
+	if got := n.tool("nmcli", "-g", "GENERAL.STATE", "connection", "show", "multinic0"); got != "activated" {
+		t.Errorf("after the MTU change the profile is %q", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if ev := flaps.Events(); len(ev) > 0 {
+		t.Errorf("the MTU change interrupted traffic: %v", ev)
 	}
 
 	// The row goes: after two reads the profile is unloaded and the file gone.

@@ -146,12 +146,12 @@ func (Backend) Activate(ctx context.Context, root string, changed []string) erro
 }
 
 func networkdVersion(ctx context.Context) int {
-	out, err := exec.CommandContext(ctx, "networkctl", "--version").Output()
+	out, err := netconf.Output(ctx, "networkctl", "--version")
 	if err != nil {
 		return 0
 	}
 	// "systemd 252 (252.39-1~deb12u2)"
-	f := strings.Fields(string(out))
+	f := strings.Fields(out)
 	if len(f) < 2 {
 		return 0
 	}
