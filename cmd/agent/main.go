@@ -34,6 +34,7 @@ func init() {
 		{"plan", "print what a reconcile would change, change nothing (0 in sync, 2 changes pending, 1 error)", runPlan},
 		{"status", "table of this node's rows against the live state (0 all configured, 1 not, 2 error)", runStatus},
 		{"doctor", "check config, database, grants, node name, OS/backend, privileges, dirs, health port (0 all pass, 1 some fail)", runDoctor},
+		{"import-daemonset", "write config.env from the previous multinic-agent's DaemonSet and Secret (kubectl get -o yaml | ...)", runImport},
 		{"version", "print version, commit and Go version", runVersion},
 	}
 }
@@ -67,7 +68,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: multinic-agent [COMMAND] [--config FILE] [flags]")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-17s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nEvery command takes --help. Settings come from flags, then the environment,")
 	fmt.Fprintln(w, "then --config FILE (default /etc/multinic-agent/config.env), then defaults.")
