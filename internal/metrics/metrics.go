@@ -74,7 +74,7 @@ func New(version, osType, node string, inFlight func() int64) *Metrics {
 	})
 	m.drifts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "multinic_configuration_drifts_total",
-		Help: "Differences found on configured interfaces, by what differed (file, name, mtu, address, state).",
+		Help: "Differences found on configured interfaces, by what differed (file, name, mtu, address, state, ra: the NIC learns from router advertisements again).",
 	}, []string{"drift_type"})
 	m.orphansDeleted = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "multinic_orphaned_interfaces_deleted_total",
@@ -121,7 +121,7 @@ func New(version, osType, node string, inFlight func() int64) *Metrics {
 	for _, s := range []string{"success", "failure"} {
 		m.processed.WithLabelValues(s)
 	}
-	for _, d := range []string{"file", "name", "mtu", "address", "state"} {
+	for _, d := range []string{"file", "name", "mtu", "address", "state", "ra"} {
 		m.drifts.WithLabelValues(d)
 	}
 	for _, e := range ErrorTypes {

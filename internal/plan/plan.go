@@ -31,6 +31,9 @@ const (
 	DeleteFile
 	Rename
 	SetMTU
+	// DisableRA sets the link's IPv6 accept_ra and autoconf to 0 before it
+	// is up: a managed NIC never learns addresses or routes from the network.
+	DisableRA
 	DelAddr
 	AddAddr
 	SetUp
@@ -69,6 +72,8 @@ func (a Action) String() string {
 		return fmt.Sprintf("rename %s -> %s", a.From, a.To)
 	case SetMTU:
 		return fmt.Sprintf("set mtu %d -> %d", a.OldMTU, a.MTU)
+	case DisableRA:
+		return "stop learning from router advertisements: IPv6 accept_ra 0, autoconf 0"
 	case DelAddr:
 		return "remove address " + a.Addr.String()
 	case AddAddr:
@@ -126,22 +131,11 @@ func (i Iface) State() string {
 		return StateMissing
 	case len(i.Actions) == 0:
 		return StateConfigured
-	case i.Row.Success && !i.OnlyAdopts():
-		// Taking over the previous agent's files is no drift.
+	case i.Row.Success && slices.ContainsFunc(i.Actions, func(a Action) bool { return a.Drift != "" }):
 		return StateDrifted
 	}
+	// Taking over the previous agent's files is no drift.
 	return StatePending
-}
-
-// OnlyAdopts reports whether the plan for the row only takes over the
-// previous agent's files: the live state already matches the row.
-func (i Iface) OnlyAdopts() bool {
-	for _, a := range i.Actions {
-		if a.Kind != Adopt {
-			return false
-		}
-	}
-	return len(i.Actions) > 0
 }
 
 // WantSuccess is the netplan_success the row should hold if the plan is
@@ -178,6 +172,11 @@ type Input struct {
 	Files []netconf.Owned
 	// Protected maps link indexes that must never be changed to the reason.
 	Protected map[int]string
+	// DefaultRoute holds the links carrying a default route. They are
+	// never changed either, but for the agent's own NICs (named multinicN,
+	// with the agent's files for their MAC): a route that arrives on one
+	// of those does not lock the agent out of it.
+	DefaultRoute map[int]bool
 	Backend   netconf.Backend
 	// PrevAbsent holds the orphan paths of the previous successful read.
 	PrevAbsent map[string]bool
@@ -277,7 +276,7 @@ func Build(in Input) Plan {
 		}
 		l := cands[0]
 		it.Link = l
-		if why, ok := in.Protected[l.Index]; ok {
+		if why, ok := protection(in, l); ok {
 			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) %s; it is never changed", it.Row.ID, l.Name, l.MAC, why))
 			continue
 		}
@@ -322,6 +321,22 @@ func Build(in Input) Plan {
 
 	p.Orphans, p.Absent = orphans(in, rowMACs, rendered, byMAC)
 	return p
+}
+
+// protection says why l must never be changed, if it must not.
+func protection(in Input, l *links.Link) (string, bool) {
+	if why, ok := in.Protected[l.Index]; ok {
+		return why, true
+	}
+	if !in.DefaultRoute[l.Index] {
+		return "", false
+	}
+	if isManagedName(l.Name) && slices.ContainsFunc(in.Files, func(f netconf.Owned) bool {
+		return !f.Foreign && f.Name == l.Name && f.Iface.MAC == l.MAC
+	}) {
+		return "", false
+	}
+	return "carries a default route", true
 }
 
 func names(ls []*links.Link) string {
@@ -417,8 +432,11 @@ func isManagedName(n string) bool {
 
 func ifaceActions(it *Iface, want []netconf.File, files []netconf.Owned, byPath map[string]netconf.Owned) ([]Action, error) {
 	var acts []Action
+	// A row at 1 whose interface differs has drifted; but not one the
+	// previous agent configured, whose files are taken over now.
+	takeover := slices.ContainsFunc(want, func(f netconf.File) bool { return byPath[f.Path].Legacy })
 	drift := func(kind string) string {
-		if it.Row.Success {
+		if it.Row.Success && !takeover {
 			return kind
 		}
 		return ""
@@ -460,6 +478,9 @@ func ifaceActions(it *Iface, want []netconf.File, files []netconf.Owned, byPath 
 	}
 	if it.Want.MTU > 0 && l.MTU != it.Want.MTU {
 		acts = append(acts, Action{Kind: SetMTU, OldMTU: l.MTU, MTU: it.Want.MTU, Drift: drift("mtu")})
+	}
+	if !l.RA.Off() {
+		acts = append(acts, Action{Kind: DisableRA, Drift: drift("ra")})
 	}
 	has := false
 	for _, a := range l.Addrs {
@@ -515,7 +536,7 @@ func orphans(in Input, rowMACs, rendered map[string]bool, byMAC map[string][]*li
 			o.Link = cands[0]
 		}
 		if o.Link != nil {
-			if why, ok := in.Protected[o.Link.Index]; ok {
+			if why, ok := protection(in, o.Link); ok {
 				o.Kept = fmt.Sprintf("link %s %s", o.Link.Name, why)
 				out = append(out, *o)
 				continue

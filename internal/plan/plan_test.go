@@ -226,7 +226,7 @@ func TestAdoptsPreviousAgentFiles(t *testing.T) {
 			link:  configured(),
 			file:  previous(t, netconftest.Previous{Name: "multinic1", MAC: mac, Addr: "10.0.0.5/24", MTU: 9000}),
 			kinds: []Kind{Adopt, SetMTU},
-			state: StateDrifted,
+			state: StatePending,
 		},
 		{
 			name: "someone else's file at the path stays refused",
@@ -276,5 +276,93 @@ func TestPreviousAgentFileWithoutRowIsAnOrphan(t *testing.T) {
 	o := second.Orphans[0]
 	if !o.Confirmed || len(o.Actions) != 3 || o.Actions[0].Kind != DeleteFile || string(o.Actions[0].Old) != string(f.Content) {
 		t.Fatalf("second read: %+v", o)
+	}
+}
+
+func TestProtection(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	r := row(1, mac, "10.0.0.5", "10.0.0.0/24", 1500)
+	own := owned(netplan.Backend{}, netconf.Iface{RowID: 1, Name: "multinic0", MAC: mac, Addr: netip.MustParsePrefix("10.0.0.5/24"), MTU: 1500})
+	cases := []struct {
+		name      string
+		link      links.Link
+		files     []netconf.Owned
+		protected map[int]string
+		defaults  map[int]bool
+		want      string // "" when the row goes on
+	}{
+		{"loopback", nic(5, "eth1", mac), nil, map[int]string{5: "is the loopback"}, nil, "is the loopback"},
+		{"listed in PROTECTED_INTERFACES", nic(5, "eth1", mac), nil, map[int]string{5: "is listed in PROTECTED_INTERFACES"}, nil, "PROTECTED_INTERFACES"},
+		{"route to the database", nic(5, "eth1", mac), nil, map[int]string{5: "carries the route to the database (192.0.2.1)"}, nil, "route to the database"},
+		{"default route on a NIC the agent does not manage yet", nic(5, "eth1", mac), nil, nil, map[int]bool{5: true}, "carries a default route"},
+		{"default route on the agent's own NIC", nic(5, "multinic0", mac), []netconf.Owned{own}, nil, map[int]bool{5: true}, ""},
+		{"default route on a multinicN the agent has no file for", nic(5, "multinic0", mac), nil, nil, map[int]bool{5: true}, "carries a default route"},
+		{"the route to the database on the agent's own NIC", nic(5, "multinic0", mac), []netconf.Owned{own}, map[int]string{5: "carries the route to the database (10.0.0.9)"}, map[int]bool{5: true}, "route to the database"},
+		{"a port of a bridge", func() links.Link { l := nic(5, "eth1", mac); l.Master = 9; return l }(), nil, nil, nil, "is a port of another link"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := Build(Input{Rows: []store.Row{r}, Links: []links.Link{c.link}, Files: c.files, Protected: c.protected, DefaultRoute: c.defaults, Backend: netplan.Backend{}})
+			it := p.Ifaces[0]
+			switch {
+			case c.want == "" && it.Err != nil:
+				t.Errorf("refused: %v", it.Err)
+			case c.want != "" && (it.Err == nil || it.ErrKind != ErrProtected || !strings.Contains(it.Err.Error(), c.want)):
+				t.Errorf("error %v (%s), want protected: %q", it.Err, it.ErrKind, c.want)
+			case c.want != "" && len(it.Actions) > 0:
+				t.Errorf("actions on a protected link: %v", it.Actions)
+			}
+		})
+	}
+}
+
+func TestOrphanOnTheAgentsOwnNICWithADefaultRouteIsRemoved(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	own := owned(netplan.Backend{}, netconf.Iface{RowID: 1, Name: "multinic0", MAC: mac, Addr: netip.MustParsePrefix("10.0.0.5/24")})
+	for _, c := range []struct {
+		name string
+		link links.Link
+		kept bool
+	}{
+		{"the agent's own NIC", nic(5, "multinic0", mac, "10.0.0.5/24"), false},
+		{"a NIC that carries the name but not the MAC's files", nic(5, "eth1", mac, "10.0.0.5/24"), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := Build(Input{Links: []links.Link{c.link}, Files: []netconf.Owned{own}, DefaultRoute: map[int]bool{5: true},
+				Backend: netplan.Backend{}, PrevAbsent: map[string]bool{own.Path: true}})
+			o := p.Orphans[0]
+			if (o.Kept != "") != c.kept || (!c.kept && len(o.Actions) == 0) {
+				t.Errorf("kept %q, actions %v; want kept=%v", o.Kept, o.Actions, c.kept)
+			}
+		})
+	}
+}
+
+func TestManagedNICsStopLearningFromRouterAdvertisements(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	r := row(1, mac, "10.0.0.5", "10.0.0.0/24", 1500)
+	for _, c := range []struct {
+		name string
+		ra   links.RA
+		want bool
+	}{
+		{"kernel defaults", links.RA{Known: true, AcceptRA: 1, Autoconf: 1}, true},
+		{"autoconf alone", links.RA{Known: true, AcceptRA: 0, Autoconf: 1}, true},
+		{"accept_ra 2 (even when forwarding)", links.RA{Known: true, AcceptRA: 2, Autoconf: 0}, true},
+		{"already off", links.RA{Known: true}, false},
+		{"no IPv6 on the link", links.RA{}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := nic(5, "eth1", mac)
+			l.Up, l.RA = false, c.ra
+			acts := build([]store.Row{r}, []links.Link{l}, nil).Ifaces[0].Actions
+			ra, up := slices.IndexFunc(acts, func(a Action) bool { return a.Kind == DisableRA }), slices.IndexFunc(acts, func(a Action) bool { return a.Kind == SetUp })
+			if (ra >= 0) != c.want {
+				t.Fatalf("actions %v: DisableRA present %v, want %v", acts, ra >= 0, c.want)
+			}
+			if c.want && ra > up {
+				t.Errorf("actions %v: the link comes up before it stops learning", acts)
+			}
+		})
 	}
 }

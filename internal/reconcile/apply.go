@@ -228,6 +228,8 @@ func (r *Reconciler) act(u *unit, a plan.Action) error {
 		return r.Links.Rename(idx, a.To)
 	case plan.SetMTU:
 		return r.Links.SetMTU(idx, a.MTU)
+	case plan.DisableRA:
+		return r.Links.SetRA(idx, links.RA{Known: true})
 	case plan.DelAddr:
 		return r.Links.DelAddr(idx, a.Addr)
 	case plan.AddAddr:
@@ -294,6 +296,11 @@ func (r *Reconciler) restoreLink(want links.Link) error {
 	}
 	if cur.MTU != want.MTU {
 		errs = append(errs, r.Links.SetMTU(want.Index, want.MTU))
+	}
+	if want.RA.Known {
+		if ra, err := r.Links.RA(want.Index); err != nil || ra != want.RA {
+			errs = append(errs, r.Links.SetRA(want.Index, want.RA))
+		}
 	}
 	for _, a := range cur.Addrs {
 		if !slices.Contains(want.Addrs, a) {
@@ -520,6 +527,13 @@ func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, ls []links.Link) error
 	}
 	if !l.Up {
 		errs = append(errs, errors.New("link is down"))
+	}
+	if it.Link.RA.Known {
+		if ra, err := r.Links.RA(l.Index); err != nil {
+			errs = append(errs, err)
+		} else if !ra.Off() {
+			errs = append(errs, fmt.Errorf("the link still learns from router advertisements (%s)", ra))
+		}
 	}
 	errs = append(errs, r.verifyFiles(u))
 	return errors.Join(errs...)

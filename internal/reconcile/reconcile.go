@@ -193,7 +193,7 @@ func (r *Reconciler) read(ctx context.Context) (plan.Input, error) {
 	if err != nil {
 		return plan.Input{}, fmt.Errorf("%w: %w", ErrDB, err)
 	}
-	in, err := r.observe(ctx)
+	in, err := r.observe(ctx, rows)
 	if err != nil {
 		return plan.Input{}, err
 	}
@@ -225,7 +225,12 @@ func (c *renderCache) Render(i netconf.Iface) []netconf.File {
 type kernelView struct {
 	links     []links.Link
 	protected map[int]string
-	at        time.Time
+	// defaults are the links carrying a default route in the main table.
+	defaults map[int]bool
+	// raRead marks the links whose router advertisement settings were
+	// read into links (those that rows name).
+	raRead map[int]bool
+	at     time.Time
 }
 
 // maxViewAge bounds how long a cached kernel view is trusted even when no
@@ -241,31 +246,61 @@ func (r *Reconciler) TrustKernelEvents() { r.trusted.Store(true) }
 // next cycle reads the kernel again.
 func (r *Reconciler) Invalidate() { r.dirty.Store(true) }
 
-// kernel returns the links and the protected ones, from the cached view
-// when nothing changed since it was taken.
-func (r *Reconciler) kernel(ctx context.Context) ([]links.Link, map[int]string, error) {
+// kernel returns the kernel's view, the cached one when nothing changed
+// since it was taken.
+func (r *Reconciler) kernel(ctx context.Context) (*kernelView, error) {
 	dirty := r.dirty.Swap(false)
 	if v := r.view; v != nil && r.trusted.Load() && !dirty && time.Since(v.at) < maxViewAge {
-		return v.links, v.protected, nil
+		return v, nil
 	}
 	r.view = nil
 	ls, err := r.Links.List()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	prot, err := r.protected(ctx, ls)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	r.view = &kernelView{links: ls, protected: prot, at: time.Now()}
-	return ls, prot, nil
+	def, err := r.Links.DefaultRouteLinks()
+	if err != nil {
+		return nil, err
+	}
+	r.view = &kernelView{links: ls, protected: prot, defaults: def, raRead: map[int]bool{}, at: time.Now()}
+	return r.view, nil
 }
 
-func (r *Reconciler) observe(ctx context.Context) (plan.Input, error) {
-	ls, prot, err := r.kernel(ctx)
+// readRA reads what the links that rows name learn from the network, once
+// per kernel view: changing it raises no kernel event, so a change by hand
+// is seen with the next dump (an event, or the view's maximum age).
+func (r *Reconciler) readRA(ls []links.Link, rows []store.Row) {
+	macs := map[string]bool{}
+	for _, row := range rows {
+		if mac, err := netconf.NormalMAC(row.MAC); err == nil {
+			macs[mac] = true
+		}
+	}
+	for k := range ls {
+		l := &ls[k]
+		if !macs[l.MAC] || r.view.raRead[l.Index] {
+			continue
+		}
+		ra, err := r.Links.RA(l.Index)
+		if err != nil {
+			r.Log.Warn("cannot read whether a NIC learns from router advertisements", "name", l.Name, "error", err)
+			continue
+		}
+		l.RA = ra
+		r.view.raRead[l.Index] = true
+	}
+}
+
+func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input, error) {
+	view, err := r.kernel(ctx)
 	if err != nil {
 		return plan.Input{}, err
 	}
+	r.readRA(view.links, rows)
 	if r.scanner == nil {
 		r.scanner = &netconf.Scanner{Root: r.Root, Backends: append([]netconf.Backend{r.Backend}, r.Others...)}
 		r.render = &renderCache{Backend: r.Backend}
@@ -286,7 +321,7 @@ func (r *Reconciler) observe(ctx context.Context) (plan.Input, error) {
 			}
 		}
 	}
-	return plan.Input{Links: ls, Files: files, Protected: prot, Backend: r.render, PrevAbsent: r.state.absentSet()}, nil
+	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.defaults, Backend: r.render, PrevAbsent: r.state.absentSet()}, nil
 }
 
 // protected returns the links that must never be changed, with the reason.
@@ -299,13 +334,6 @@ func (r *Reconciler) protected(ctx context.Context, ls []links.Link) (map[int]st
 		if slices.Contains(r.ProtectedNames, l.Name) {
 			out[l.Index] = "is listed in PROTECTED_INTERFACES"
 		}
-	}
-	def, err := r.Links.DefaultRouteLinks()
-	if err != nil {
-		return nil, err
-	}
-	for idx := range def {
-		out[idx] = "carries a default route"
 	}
 	for _, ip := range r.databaseAddrs(ctx) {
 		if idx, err := r.Links.RouteLink(ip); err == nil {
