@@ -177,7 +177,7 @@ type Input struct {
 	// with the agent's files for their MAC): a route that arrives on one
 	// of those does not lock the agent out of it.
 	DefaultRoute map[int]bool
-	Backend   netconf.Backend
+	Backend      netconf.Backend
 	// PrevAbsent holds the orphan paths of the previous successful read.
 	PrevAbsent map[string]bool
 }
