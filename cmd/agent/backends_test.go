@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +154,94 @@ func TestNetworkdBackendOnNetworkd(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if mtu := n.ns.Link(t, "multinic0").MTU; mtu != 1400 {
 		t.Errorf("networkd was not reloaded with the new file: it set MTU %d", mtu)
+	}
+}
+
+// TestIfupdownBackendOnIfupdown runs Debian's ifupdown on the agent's
+// files: at each change (ifup of that interface only, nothing taken down),
+// and as a boot would, from the files alone.
+func TestIfupdownBackendOnIfupdown(t *testing.T) {
+	testenv.RequireTool(t, "ifup")
+	n := newNode(t)
+	n.setEnv("NETWORK_BACKEND=ifupdown")
+	interfaces := filepath.Join(n.root, "etc/network/interfaces")
+	n.layOut(map[string]string{
+		// The test's root stands for /: its interfaces file sources the
+		// root's interfaces.d, as stock Debian's sources /etc/network/interfaces.d.
+		"/etc/network/interfaces": "source " + filepath.Join(n.root, "etc/network/interfaces.d") + "/*\nauto lo\niface lo inet loopback\n",
+		"/run/network/ifstate":    "",
+	})
+	n.db.AddSubnet(t, "s6", "2001:db8:8::/64")
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:08:01")
+	n.ns.AddNIC(t, "ens5", "fa:16:3e:00:08:02")
+	n.ns.AddNIC(t, "ens6", "fa:16:3e:00:08:03")
+	id := n.db.AddRow(t, "node1", "fa:16:3e:00:08:01", "s4", "10.30.0.81", 1450)
+	gone := n.db.AddRow(t, "node1", "fa:16:3e:00:08:02", "s6", "2001:db8:8::82", 1400)
+	n.db.AddRow(t, "node1", "fa:16:3e:00:08:03", "s4", nil, 1500)
+	if code, out, errOut := n.run("once"); code != 0 || !strings.Contains(out, `"msg":"activated","backend":"ifupdown"`) {
+		t.Fatalf("once: exit %d, or ifupdown did not activate\n%s\n%s", code, out, errOut)
+	}
+	want := map[string][2]string{"multinic0": {"1450", "10.30.0.81/24"}, "multinic1": {"1400", "2001:db8:8::82/64"}, "multinic2": {"1500", ""}}
+	check := func(when string) {
+		t.Helper()
+		for name, w := range want {
+			l := n.ns.Link(t, name)
+			var addrs []string
+			for _, a := range l.Addrs {
+				addrs = append(addrs, a.String())
+			}
+			if strconv.Itoa(l.MTU) != w[0] || strings.Join(addrs, " ") != w[1] || !l.Up {
+				t.Errorf("%s: %s: mtu %d, addresses %v, up %v; want mtu %s, %q, up", when, name, l.MTU, addrs, l.Up, w[0], w[1])
+			}
+			if ra := n.tool("sysctl", "-n", "net.ipv6.conf."+name+".accept_ra", "net.ipv6.conf."+name+".autoconf"); ra != "0\n0" {
+				t.Errorf("%s: %s learns from router advertisements: %q", when, name, ra)
+			}
+		}
+	}
+	check("after once")
+	for name := range want {
+		if st, _ := os.ReadFile(filepath.Join(n.root, "run/network/ifstate."+name)); strings.TrimSpace(string(st)) != name {
+			t.Errorf("ifupdown does not hold %s as up after the activation: %q", name, st)
+		}
+	}
+
+	// A boot: the NICs come back as the kernel makes them, and ifupdown
+	// alone (hotplug class, as udev runs it) configures them from the files.
+	for name := range want {
+		n.ns.IP(t, "link", "set", name, "down")
+		n.ns.IP(t, "addr", "flush", "dev", name, "scope", "global")
+		n.ns.IP(t, "link", "set", name, "mtu", "1500")
+		n.tool("sysctl", "-q", "-w", "net.ipv6.conf."+name+".accept_ra=1", "net.ipv6.conf."+name+".autoconf=1")
+	}
+	boot := t.TempDir()
+	for name := range want {
+		n.tool("ifup", "--no-scripts", "--allow", "hotplug", "-i", interfaces, "--state-dir", boot, name)
+	}
+	check("after ifupdown alone brought them up")
+
+	// A change to a row: ifup of that interface, and no address leaves a link.
+	n.once()
+	flaps := n.ns.WatchFlaps(t)
+	n.db.Exec(t, "UPDATE multi_interface SET mtu = 1300 WHERE id = ?", id)
+	n.once()
+	want["multinic0"] = [2]string{"1300", "10.30.0.81/24"}
+	check("after an MTU change")
+	time.Sleep(300 * time.Millisecond)
+	if ev := flaps.Events(); len(ev) > 0 {
+		t.Errorf("the MTU change interrupted traffic: %v", ev)
+	}
+	if out := n.tool("ifquery", "-i", interfaces, "multinic0"); !strings.Contains(out, "mtu: 1300") {
+		t.Errorf("ifupdown reads the old file:\n%s", out)
+	}
+
+	// A row goes: its file is removed and ifupdown forgets the interface.
+	n.db.Exec(t, "DELETE FROM multi_interface WHERE id = ?", gone)
+	n.once()
+	n.once()
+	if _, err := os.Stat(filepath.Join(n.root, "etc/network/interfaces.d/multinic1")); err == nil {
+		t.Error("the removed row's file is still there")
+	}
+	if st, _ := os.ReadFile(filepath.Join(n.root, "run/network/ifstate.multinic1")); strings.TrimSpace(string(st)) != "" {
+		t.Errorf("ifupdown still holds the removed interface: %q", st)
 	}
 }

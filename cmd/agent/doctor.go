@@ -66,11 +66,18 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		r.pass("privileges", "CAP_NET_ADMIN held (uid %d)", os.Geteuid())
 	}
 
-	backend, _, info, err := backends(cfg)
-	if err != nil {
+	st, err := backends(cfg)
+	backend := st.backend
+	switch {
+	case err != nil:
 		r.fail("os/backend", "%v", err)
-	} else {
-		r.pass("os/backend", "%s → %s (NETWORK_BACKEND=%s)", orDash(info.PrettyName, "unknown OS"), backend.Name(), cfg.NetworkBackend)
+	default:
+		r.pass("os/backend", "%s → %s (NETWORK_BACKEND=%s: %s)", orDash(st.os.PrettyName, "unknown OS"), backend.Name(), cfg.NetworkBackend, st.evidence)
+		if st.atBoot != nil {
+			r.fail("at boot", "%v", st.atBoot)
+		} else {
+			r.pass("at boot", "the %s files are read at the next boot", backend.Name())
+		}
 	}
 
 	if h, err := links.Open(); err != nil {

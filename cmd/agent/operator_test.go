@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -37,11 +38,38 @@ func (n *node) writeConfig(mode os.FileMode, lines ...string) {
 	n.env = env
 }
 
+// layOut makes the node's ROOT_DIR look like a real one: each path gets
+// its content, or becomes a symlink for "-> TARGET" (systemctl enable).
+func (n *node) layOut(files map[string]string) {
+	n.t.Helper()
+	for p, content := range files {
+		full := filepath.Join(n.root, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		var err error
+		if target, ok := strings.CutPrefix(content, "-> "); ok {
+			err = os.Symlink(target, full)
+		} else {
+			err = os.WriteFile(full, []byte(content), 0o755)
+		}
+		if err != nil {
+			n.t.Fatal(err)
+		}
+	}
+}
+
+// netplanNode is what makes a root an Ubuntu server's: netplan installed,
+// systemd-networkd enabled.
+var netplanNode = map[string]string{
+	"/usr/sbin/netplan": "netplan",
+	"/etc/systemd/system/multi-user.target.wants/systemd-networkd.service": "-> /lib/systemd/system/systemd-networkd.service",
+}
+
 // squash collapses runs of spaces, so checks do not depend on alignment.
 func squash(s string) string { return regexp.MustCompile(` +`).ReplaceAllString(s, " ") }
 
 func TestDoctor(t *testing.T) {
 	n := newNode(t)
+	n.layOut(netplanNode)
 	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0b:01")
 	n.db.AddRow(t, "node1.novalocal", "fa:16:3e:00:0b:01", "s4", "10.30.0.111", nil)
 	user := "mnt_doc" + strings.TrimPrefix(n.db.Name, "mnt_")
@@ -54,7 +82,7 @@ func TestDoctor(t *testing.T) {
 	if code != 0 || strings.Contains(out, "FAIL") {
 		t.Fatalf("healthy node: exit %d\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{"PASS config file", "PASS database", "PASS grants", "PASS node rows 1 rows for node1.novalocal", "PASS os/backend", "PASS privileges", "PASS config dir", "PASS health port"} {
+	for _, want := range []string{"PASS config file", "PASS database", "PASS grants", "PASS node rows 1 rows for node1.novalocal", "PASS os/backend", "PASS at boot the netplan files are read at the next boot", "PASS privileges", "PASS config dir", "PASS health port"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("healthy node: no %q line:\n%s", want, out)
 		}
@@ -142,5 +170,36 @@ func TestStatus(t *testing.T) {
 	n.ns.IP(t, "addr", "flush", "dev", "multinic0")
 	if code, out, _ := n.run("status"); code != 1 || !strings.Contains(out, "drifted") || !strings.Contains(out, "pending: add address 10.30.0.121/24") {
 		t.Errorf("drift: exit %d\n%s", code, out)
+	}
+}
+
+// TestBackendWhoseFilesAreNotReadAtBoot is stock Debian 12 told to use
+// networkd: ifupdown runs it, systemd-networkd is installed but disabled.
+// The files would apply now but not after a reboot: the log warns once and
+// doctor fails, naming the command that fixes it.
+func TestBackendWhoseFilesAreNotReadAtBoot(t *testing.T) {
+	n := newNode(t)
+	n.layOut(map[string]string{
+		"/etc/os-release":               "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n",
+		"/sbin/ifup":                    "ifup",
+		"/lib/systemd/systemd-networkd": "networkd",
+		"/etc/network/interfaces":       "source /etc/network/interfaces.d/*\nauto lo\niface lo inet loopback\nallow-hotplug ens3\niface ens3 inet dhcp\n",
+		"/etc/systemd/system/multi-user.target.wants/networking.service": "-> /lib/systemd/system/networking.service",
+	})
+	n.setEnv("NETWORK_BACKEND=networkd")
+	code, out, errOut := n.run("once")
+	if code != 0 || strings.Count(out, "would not be read at the next boot") != 1 || !strings.Contains(out, `"level":"WARN"`) || !strings.Contains(out, "systemctl enable systemd-networkd.service") {
+		t.Errorf("once: exit %d, want 0 and one WARN line naming the fix\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = n.run("doctor")
+	if code != 1 || !strings.Contains(squash(out), "FAIL at boot systemd-networkd.service is not enabled") {
+		t.Errorf("doctor: exit %d\n%s", code, out)
+	}
+	// Left to choose, the agent picks what runs the node's network, and
+	// says why (plan logs to stderr).
+	n.setEnv("NETWORK_BACKEND=auto")
+	_, _, errOut = n.run("plan")
+	if !strings.Contains(errOut, `"backend":"ifupdown"`) || !strings.Contains(errOut, `"evidence":"ifupdown enabled`) {
+		t.Errorf("plan with NETWORK_BACKEND=auto did not log ifupdown with its evidence:\n%s", errOut)
 	}
 }
