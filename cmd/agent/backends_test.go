@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
 
@@ -243,5 +245,54 @@ func TestIfupdownBackendOnIfupdown(t *testing.T) {
 	}
 	if st, _ := os.ReadFile(filepath.Join(n.root, "run/network/ifstate.multinic1")); strings.TrimSpace(string(st)) != "" {
 		t.Errorf("ifupdown still holds the removed interface: %q", st)
+	}
+}
+
+// TestKeyfileEditedThroughNetworkManager edits the agent's profile with
+// nmcli, as an operator or Cockpit would: NetworkManager rewrites the
+// keyfile without its comments. The file stays the agent's; a changed
+// setting is put back, a rewrite that changes nothing is left alone.
+func TestKeyfileEditedThroughNetworkManager(t *testing.T) {
+	n := newNode(t)
+	n.setEnv(append(n.ns.StartNetworkManager(t, n.root), "NETWORK_BACKEND=keyfile")...)
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0e:01")
+	id := n.db.AddRow(t, "node1", "fa:16:3e:00:0e:01", "s4", "10.30.0.141", 1450)
+	n.once()
+	path := filepath.Join(n.root, "etc/NetworkManager/system-connections/multinic0.nmconnection")
+
+	n.tool("nmcli", "connection", "modify", "multinic0", "ipv4.dns", "10.0.0.53")
+	data, _ := os.ReadFile(path)
+	if bytes.Contains(data, []byte(netconf.Marker)) || !bytes.Contains(data, []byte("dns=10.0.0.53")) {
+		t.Fatalf("NetworkManager did not rewrite the keyfile as expected; the test proves nothing:\n%s", data)
+	}
+	code, out, _ := n.run("plan")
+	if code != 2 || !strings.Contains(out, "rewrite /etc/NetworkManager/system-connections/multinic0.nmconnection") || strings.Contains(out, "not written by multinic-agent") {
+		t.Errorf("plan after the edit: exit %d\n%s", code, out)
+	}
+	n.once()
+	if n.db.Success(t, id) != 1 {
+		t.Error("the row failed after NetworkManager rewrote its keyfile")
+	}
+	if data, _ := os.ReadFile(path); !bytes.HasPrefix(data, []byte(netconf.Marker)) || bytes.Contains(data, []byte("dns")) {
+		t.Errorf("the edited keyfile was not put back:\n%s", data)
+	}
+	if dns := n.tool("nmcli", "-g", "ipv4.dns", "connection", "show", "multinic0"); dns != "" {
+		t.Errorf("NetworkManager still has the DNS server: %q", dns)
+	}
+
+	// Two edits that cancel out: NetworkManager's layout, the agent's settings.
+	n.tool("nmcli", "connection", "modify", "multinic0", "ipv4.dns", "10.0.0.53")
+	n.tool("nmcli", "connection", "modify", "multinic0", "ipv4.dns", "")
+	data, _ = os.ReadFile(path)
+	if bytes.Contains(data, []byte(netconf.Marker)) {
+		t.Fatalf("NetworkManager kept the comment; the test proves nothing:\n%s", data)
+	}
+	updates := n.db.Updates(t)
+	if code, out, _ := n.run("plan"); code != 0 || !strings.Contains(out, "In sync") {
+		t.Errorf("plan after a rewrite that changes nothing: exit %d\n%s\n%s", code, out, data)
+	}
+	n.once()
+	if again, _ := os.ReadFile(path); !bytes.Equal(again, data) || n.db.Updates(t) != updates {
+		t.Errorf("a rewrite that changes nothing was rewritten (or the row written):\n%s", again)
 	}
 }

@@ -19,12 +19,12 @@ func TestRoundTrip(t *testing.T) {
 
 func TestOwns(t *testing.T) {
 	for path, want := range map[string]string{
-		"/etc/network/interfaces.d/multinic0":      "multinic0",
+		"/etc/network/interfaces.d/multinic0":       "multinic0",
 		"/etc/systemd/network/70-multinic4.link":    "multinic4",
 		"/etc/systemd/network/70-multinic4.network": "",
-		"/etc/network/interfaces.d/50-cloud-init":  "",
-		"/etc/network/interfaces.d/multinic10":     "",
-		"/etc/network/interfaces":                  "",
+		"/etc/network/interfaces.d/50-cloud-init":   "",
+		"/etc/network/interfaces.d/multinic10":      "",
+		"/etc/network/interfaces":                   "",
 	} {
 		if got, ok := (Backend{}).Owns(path); got != want || ok != (want != "") {
 			t.Errorf("Owns(%s) = %q, %v; want %q", path, got, ok, want)

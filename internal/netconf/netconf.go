@@ -101,6 +101,30 @@ type LegacyParser interface {
 	ParseLegacy(path string, content []byte) (Iface, error)
 }
 
+// Marked is implemented by backends whose files carry the agent's mark in
+// a setting too, because the tool that owns the format drops comments when
+// it rewrites a file (NetworkManager).
+type Marked interface {
+	// HasMark reports whether content carries the agent's mark.
+	HasMark(content []byte) bool
+}
+
+// Canonical is implemented by backends whose files the tool that owns the
+// format rewrites in its own layout (keys reordered, defaults left out):
+// two contents with the same canonical form say the same thing.
+type Canonical interface {
+	Canonical(path string, content []byte) []byte
+}
+
+// Same reports whether a file's content says what want says, for backend b.
+func Same(b Backend, path string, content, want []byte) bool {
+	if bytes.Equal(content, want) {
+		return true
+	}
+	c, ok := b.(Canonical)
+	return ok && bytes.Equal(c.Canonical(path, content), c.Canonical(path, want))
+}
+
 // ErrUnavailable wraps an Activate error meaning the backend's tool or
 // daemon is not there: the files still hold and the netlink state is what
 // takes effect now.
@@ -247,8 +271,9 @@ func (s *Scanner) read(p, name string, b Backend) (cached, error) {
 		return cached{}, fmt.Errorf("reading %s: %w", full, err)
 	}
 	o := Owned{Path: p, Name: name, Content: data, Mode: st.Mode().Perm()}
+	marked, isMarked := b.(Marked)
 	switch lp, ok := b.(LegacyParser); {
-	case HasMarker(data):
+	case HasMarker(data), isMarked && marked.HasMark(data):
 		o.Iface, o.Err = b.Parse(p, data)
 	case ok:
 		if o.Iface, o.Err = lp.ParseLegacy(p, data); o.Err == nil {

@@ -5,7 +5,6 @@
 package plan
 
 import (
-	"bytes"
 	"fmt"
 	"io/fs"
 	"net/netip"
@@ -51,7 +50,10 @@ type Action struct {
 	New   []byte
 	Mode  fs.FileMode // WriteFile: mode to write
 	// OldMode is the previous file's mode, for restoring it.
-	OldMode     fs.FileMode
+	OldMode fs.FileMode
+	// Backup is set when Old is the previous multinic-agent's file: a copy
+	// is kept before it is replaced or deleted.
+	Backup      bool
 	From, To    string // Rename
 	OldMTU, MTU int    // SetMTU
 	Addr        netip.Prefix
@@ -311,7 +313,7 @@ func Build(in Input) Plan {
 		if it.Err != nil || it.Link == nil {
 			continue
 		}
-		acts, err := ifaceActions(it, want, in.Files, filesByPath)
+		acts, err := ifaceActions(it, in.Backend, want, in.Files, filesByPath)
 		if err != nil {
 			it.fail(ErrConflict, err)
 			continue
@@ -430,7 +432,7 @@ func isManagedName(n string) bool {
 	return len(n) == len("multinic0") && strings.HasPrefix(n, "multinic") && n[8] >= '0' && n[8] <= '9'
 }
 
-func ifaceActions(it *Iface, want []netconf.File, files []netconf.Owned, byPath map[string]netconf.Owned) ([]Action, error) {
+func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files []netconf.Owned, byPath map[string]netconf.Owned) ([]Action, error) {
 	var acts []Action
 	// A row at 1 whose interface differs has drifted; but not one the
 	// previous agent configured, whose files are taken over now.
@@ -452,13 +454,13 @@ func ifaceActions(it *Iface, want []netconf.File, files []netconf.Owned, byPath 
 			}
 			return nil, fmt.Errorf("row %d: %s exists but was not written by multinic-agent (no %q first line)%s; move it away so the agent can manage %s", it.Row.ID, f.Path, netconf.Marker, why, it.Want.Name)
 		}
-		if ok && bytes.Equal(cur.Content, f.Content) && cur.Mode == f.Mode {
+		if ok && !cur.Legacy && netconf.Same(backend, f.Path, cur.Content, f.Content) && cur.Mode == f.Mode {
 			continue
 		}
 		a := Action{Kind: WriteFile, Path: f.Path, New: f.Content, Mode: f.Mode}
 		switch {
 		case ok && cur.Legacy:
-			a.Kind, a.Old, a.OldMode = Adopt, cur.Content, cur.Mode
+			a.Kind, a.Old, a.OldMode, a.Backup = Adopt, cur.Content, cur.Mode, true
 		case ok:
 			a.Old, a.OldMode, a.Drift = cur.Content, cur.Mode, drift("file")
 		}
@@ -469,7 +471,7 @@ func ifaceActions(it *Iface, want []netconf.File, files []netconf.Owned, byPath 
 		if f.Foreign || wanted[f.Path] || f.Iface.MAC != it.Want.MAC {
 			continue
 		}
-		acts = append(acts, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode, Drift: drift("file")})
+		acts = append(acts, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode, Backup: f.Legacy, Drift: drift("file")})
 	}
 
 	l := it.Link
@@ -543,7 +545,7 @@ func orphans(in Input, rowMACs, rendered map[string]bool, byMAC map[string][]*li
 			}
 		}
 		for _, f := range o.Files {
-			o.Actions = append(o.Actions, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode})
+			o.Actions = append(o.Actions, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode, Backup: f.Legacy})
 		}
 		if o.Link != nil {
 			for _, a := range o.Link.Addrs {

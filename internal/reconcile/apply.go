@@ -209,15 +209,12 @@ func (r *Reconciler) act(u *unit, a plan.Action) error {
 	if u.before != nil {
 		idx = u.before.Index
 	}
-	switch a.Kind {
-	case plan.WriteFile, plan.Adopt, plan.DeleteFile:
-		if a.Old != nil && !netconf.HasMarker(a.Old) {
-			kept, err := r.backUp(a.Path, a.Old)
-			if err != nil {
-				return fmt.Errorf("keeping a copy of the previous multinic-agent's %s: %w", a.Path, err)
-			}
-			u.log.Info("kept a copy of the previous multinic-agent's file", "path", a.Path, "backup", kept)
+	if a.Backup {
+		kept, err := r.backUp(a.Path, a.Old)
+		if err != nil {
+			return fmt.Errorf("keeping a copy of the previous multinic-agent's %s: %w", a.Path, err)
 		}
+		u.log.Info("kept a copy of the previous multinic-agent's file", "path", a.Path, "backup", kept)
 	}
 	switch a.Kind {
 	case plan.WriteFile, plan.Adopt:

@@ -208,6 +208,14 @@ type renderCache struct {
 	files map[netconf.Iface][]netconf.File
 }
 
+// Canonical implements netconf.Canonical for the backends that have it.
+func (c *renderCache) Canonical(path string, content []byte) []byte {
+	if cb, ok := c.Backend.(netconf.Canonical); ok {
+		return cb.Canonical(path, content)
+	}
+	return content
+}
+
 // Render implements netconf.Backend.
 func (c *renderCache) Render(i netconf.Iface) []netconf.File {
 	if f, ok := c.files[i]; ok {
