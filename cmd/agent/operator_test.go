@@ -203,3 +203,42 @@ func TestBackendWhoseFilesAreNotReadAtBoot(t *testing.T) {
 		t.Errorf("plan with NETWORK_BACKEND=auto did not log ifupdown with its evidence:\n%s", errOut)
 	}
 }
+
+// TestCloudInitClaimsARowsNIC is an Ubuntu node whose cloud-init netplan
+// file also configures a NIC a row names: two configurations would fight
+// over it, so the row fails naming the file, and doctor says it. A stale
+// keyfile that nothing on this node reads is only noted.
+func TestCloudInitClaimsARowsNIC(t *testing.T) {
+	n := newNode(t)
+	n.layOut(netplanNode)
+	n.setEnv("NETWORK_BACKEND=auto")
+	n.layOut(map[string]string{"/etc/os-release": "ID=ubuntu\nVERSION_ID=\"22.04\"\n"})
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0c:01")
+	n.ns.AddNIC(t, "ens5", "fa:16:3e:00:0c:02")
+	fought := n.db.AddRow(t, "node1", "fa:16:3e:00:0c:01", "s4", "10.30.0.121", nil)
+	noted := n.db.AddRow(t, "node1", "fa:16:3e:00:0c:02", "s4", "10.30.0.122", nil)
+	n.layOut(map[string]string{
+		"/etc/netplan/50-cloud-init.yaml": "network:\n    version: 2\n    ethernets:\n        ens4:\n            dhcp4: true\n            match:\n                macaddress: fa:16:3e:00:0c:01\n            set-name: ens4\n",
+		"/etc/NetworkManager/system-connections/old.nmconnection": "[connection]\nid=old\ntype=ethernet\n\n[ethernet]\nmac-address=FA:16:3E:00:0C:02\n",
+	})
+	code, out, errOut := n.run("once")
+	if code != 1 || !strings.Contains(out, "/etc/netplan/50-cloud-init.yaml (MAC fa:16:3e:00:0c:01, name ens4) is not the agent's and also configures this NIC") {
+		t.Errorf("once: exit %d, want 1 with the row naming cloud-init's file\n%s\n%s", code, out, errOut)
+	}
+	if _, ok := n.ns.Find(t, "ens4"); !ok {
+		t.Error("the fought-over NIC was changed")
+	}
+	if n.db.Success(t, fought) != 0 || n.db.Success(t, noted) != 1 {
+		t.Errorf("netplan_success: fought-over row %d, noted row %d; want 0 and 1", n.db.Success(t, fought), n.db.Success(t, noted))
+	}
+	code, out, _ = n.run("plan")
+	if !strings.Contains(out, "note: /etc/NetworkManager/system-connections/old.nmconnection (MAC fa:16:3e:00:0c:02) also configures this NIC, but does not take effect on this node") {
+		t.Errorf("plan: exit %d, no note for the stale keyfile\n%s", code, out)
+	}
+	n.writeConfig(0o600, "DB_SOCKET="+n.db.Socket, "DB_USER=root", "DB_NAME="+n.db.Name, "NODE_NAME=node1")
+	code, out, _ = n.run("doctor")
+	out = squash(out)
+	if code != 1 || !strings.Contains(out, "FAIL other configs row 1 (multinic0): /etc/netplan/50-cloud-init.yaml") || !strings.Contains(out, "WARN other configs row 2 (multinic1): /etc/NetworkManager/system-connections/old.nmconnection") {
+		t.Errorf("doctor: exit %d\n%s", code, out)
+	}
+}

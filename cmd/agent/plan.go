@@ -71,6 +71,11 @@ func printPlan(w io.Writer, p plan.Plan) {
 			fmt.Fprintf(w, "  (now %s)", it.Link.Name)
 		}
 		fmt.Fprintf(w, "  %s\n", it.State())
+		for _, c := range it.Claims {
+			if !c.TakesEffect {
+				fmt.Fprintf(w, "  note: %s also configures this NIC, but does not take effect on this node\n", c)
+			}
+		}
 		switch {
 		case it.Err != nil:
 			fmt.Fprintf(w, "  error: %v\n", it.Err)

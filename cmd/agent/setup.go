@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/multinic-agent/multinic-agent/internal/claims"
 	"github.com/multinic-agent/multinic-agent/internal/config"
 	"github.com/multinic-agent/multinic-agent/internal/detect"
 	"github.com/multinic-agent/multinic-agent/internal/ifcfg"
@@ -69,6 +70,8 @@ type stack struct {
 	// atBoot says why the backend's files would not be read at the next
 	// boot (nil when they would).
 	atBoot error
+	// read are the families of configuration that take effect on the node.
+	read map[string]bool
 }
 
 // allBackends are the backends the agent writes, in NETWORK_BACKEND's terms.
@@ -104,6 +107,7 @@ func backends(cfg *config.Config) (stack, error) {
 		return st, fmt.Errorf("NETWORK_BACKEND=%s is not a known backend", name)
 	}
 	st.atBoot = node.AtBoot(name)
+	st.read = claims.Read(name, node.NetplanRenderer, node.ActiveFamilies()...)
 	return st, nil
 }
 
@@ -173,6 +177,7 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 		ProtectedNames: cfg.ProtectedInterfaces,
 		DBHost:         dbHost,
 		Activate:       cfg.Activate == "auto",
+		ClaimsRead:     st.read,
 		Concurrency:    cfg.MaxConcurrentTasks,
 		Probe:          probe.Echo,
 		Log:            log,

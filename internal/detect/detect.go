@@ -300,3 +300,25 @@ func orUnknown(s string) string {
 	}
 	return s
 }
+
+// ActiveFamilies lists the configuration families whose manager runs or
+// is enabled on the node, in the terms of package claims.
+func (n Node) ActiveFamilies() []string {
+	var out []string
+	if len(n.Netplan) > 0 && n.NetplanTool {
+		out = append(out, "netplan")
+	}
+	if n.NetworkManager.Active() {
+		out = append(out, "keyfile")
+		if n.IfcfgRH {
+			out = append(out, "ifcfg")
+		}
+	}
+	if n.Networkd.Active() {
+		out = append(out, "networkd")
+	}
+	if n.Ifupdown.Active() {
+		out = append(out, "ifupdown")
+	}
+	return out
+}

@@ -145,9 +145,18 @@ func DaemonRuns(root, runDir string) bool {
 type Scanner struct {
 	Root     string
 	Backends []Backend
+	// Other, when set, picks files in the backends' directories that no
+	// backend owns, and Extra names more such files: they are read (with
+	// the same cache) and returned by Others, unparsed.
+	Other    func(path string) bool
+	Extra    []string
 	cache    map[string]cached
 	listings map[string]listing
+	others   []Owned
 }
+
+// Others returns the files Other picked in the last Scan.
+func (s *Scanner) Others() []Owned { return s.others }
 
 // listing is a directory's regular files, valid while the directory's own
 // inode and times are unchanged (creating, deleting or renaming an entry
@@ -193,11 +202,20 @@ func (s *Scanner) Scan() ([]Owned, error) {
 	}
 	next := make(map[string]cached, len(s.cache))
 	var out []Owned
+	s.others = s.others[:0]
+	other := func(p string) {
+		// Someone else's file: one that cannot be read claims nothing here.
+		if c, err := s.read(p, "", nil); err == nil {
+			next[p] = c
+			s.others = append(s.others, c.owned)
+		}
+	}
 	for _, dir := range dirs {
 		names, err := s.list(dir)
 		if err != nil {
 			return nil, err
 		}
+	files:
 		for _, base := range names {
 			p := filepath.Join(dir, base)
 			for _, b := range s.Backends {
@@ -211,9 +229,15 @@ func (s *Scanner) Scan() ([]Owned, error) {
 				}
 				next[p] = c
 				out = append(out, c.owned)
-				break
+				continue files
+			}
+			if s.Other != nil && s.Other(p) {
+				other(p)
 			}
 		}
+	}
+	for _, p := range s.Extra {
+		other(p)
 	}
 	s.cache = next
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
@@ -273,6 +297,8 @@ func (s *Scanner) read(p, name string, b Backend) (cached, error) {
 	o := Owned{Path: p, Name: name, Content: data, Mode: st.Mode().Perm()}
 	marked, isMarked := b.(Marked)
 	switch lp, ok := b.(LegacyParser); {
+	case b == nil:
+		o.Foreign = true
 	case HasMarker(data), isMarked && marked.HasMark(data):
 		o.Iface, o.Err = b.Parse(p, data)
 	case ok:

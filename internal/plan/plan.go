@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/multinic-agent/multinic-agent/internal/claims"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/store"
@@ -111,6 +112,18 @@ type Iface struct {
 	Err     error
 	ErrKind string
 	Actions []Action
+	// Claims are the entries of configuration that is not the agent's that
+	// also take in the row's NIC (by MAC or by the name it gets); the row
+	// fails when one of them takes effect on this node.
+	Claims []Claim
+}
+
+// Claim is another configuration's entry for a row's NIC.
+type Claim struct {
+	claims.Claim
+	// TakesEffect is set when something on this node reads it before the
+	// agent's own file.
+	TakesEffect bool
 }
 
 // Classes of Iface.Err.
@@ -180,6 +193,10 @@ type Input struct {
 	// of those does not lock the agent out of it.
 	DefaultRoute map[int]bool
 	Backend      netconf.Backend
+	// Claims are what configuration that is not the agent's says about
+	// NICs, and ClaimsRead the families of it that take effect on this node.
+	Claims     []claims.Claim
+	ClaimsRead map[string]bool
 	// PrevAbsent holds the orphan paths of the previous successful read.
 	PrevAbsent map[string]bool
 }
@@ -298,6 +315,7 @@ func Build(in Input) Plan {
 	}
 
 	assignNames(p.Ifaces, in.Links, in.Files)
+	checkClaims(p.Ifaces, in)
 
 	// Decide each row's actions.
 	rendered := map[string]bool{}
@@ -323,6 +341,28 @@ func Build(in Input) Plan {
 
 	p.Orphans, p.Absent = orphans(in, rowMACs, rendered, byMAC)
 	return p
+}
+
+// checkClaims records, for each named row, the configuration that is not
+// the agent's and also takes in its NIC, and fails the row when one such
+// entry takes effect on this node: two configurations would fight over it.
+func checkClaims(ifaces []Iface, in Input) {
+	for k := range ifaces {
+		it := &ifaces[k]
+		if it.Want.Name == "" {
+			continue
+		}
+		for _, c := range in.Claims {
+			if !c.Matches(it.Want.MAC, it.Want.Name) {
+				continue
+			}
+			effect := in.ClaimsRead[c.Family] && c.Wins(it.Want.Name)
+			it.Claims = append(it.Claims, Claim{Claim: c, TakesEffect: effect})
+			if it.Err == nil && effect {
+				it.fail(ErrConflict, fmt.Errorf("row %d: %s is not the agent's and also configures this NIC, and it takes effect on this node: the two would fight over %s at every boot and reload; remove that entry (for cloud-init, write `network: {config: disabled}` to /etc/cloud/cloud.cfg.d/99-disable-network-config.cfg) so the agent can manage the NIC", it.Row.ID, c, it.Want.Name))
+			}
+		}
+	}
 }
 
 // protection says why l must never be changed, if it must not.

@@ -4,6 +4,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/atomicfile"
+	"github.com/multinic-agent/multinic-agent/internal/claims"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
@@ -48,6 +50,9 @@ type Reconciler struct {
 	// the link that routes to it is protected.
 	DBHost      string
 	Activate    bool
+	// ClaimsRead are the families of configuration that take effect on
+	// this node (claims.Read); nil means those of Backend.
+	ClaimsRead  map[string]bool
 	Concurrency int
 	// Probe, when set, tells whether a default gateway answers (an ICMP
 	// echo); a gateway that answered before a cycle's link changes must
@@ -65,6 +70,7 @@ type Reconciler struct {
 	retries  map[int64]*retry
 	inFlight atomic.Int64
 	scanner  *netconf.Scanner
+	claims   map[string]parsedClaims
 	render   *renderCache
 	view     *kernelView
 	trusted  atomic.Bool
@@ -310,8 +316,11 @@ func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input,
 	}
 	r.readRA(view.links, rows)
 	if r.scanner == nil {
-		r.scanner = &netconf.Scanner{Root: r.Root, Backends: append([]netconf.Backend{r.Backend}, r.Others...)}
+		r.scanner = &netconf.Scanner{Root: r.Root, Backends: append([]netconf.Backend{r.Backend}, r.Others...), Other: claims.Relevant, Extra: claims.Files}
 		r.render = &renderCache{Backend: r.Backend}
+		if r.ClaimsRead == nil {
+			r.ClaimsRead = claims.Read(r.Backend.Name(), "")
+		}
 	}
 	files, err := r.scanner.Scan()
 	if err != nil {
@@ -329,7 +338,32 @@ func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input,
 			}
 		}
 	}
-	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.defaults, Backend: r.render, PrevAbsent: r.state.absentSet()}, nil
+	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.defaults, Backend: r.render,
+		Claims: r.otherClaims(), ClaimsRead: r.ClaimsRead, PrevAbsent: r.state.absentSet()}, nil
+}
+
+// parsedClaims are the claims of one file that is not the agent's, for
+// the content they were parsed from.
+type parsedClaims struct {
+	content []byte
+	claims  []claims.Claim
+}
+
+// otherClaims parses what the last scan found of files that are not the
+// agent's, again only for a file whose content changed.
+func (r *Reconciler) otherClaims() []claims.Claim {
+	next := map[string]parsedClaims{}
+	var out []claims.Claim
+	for _, f := range r.scanner.Others() {
+		pc, ok := r.claims[f.Path]
+		if !ok || !bytes.Equal(pc.content, f.Content) {
+			pc = parsedClaims{content: f.Content, claims: claims.Parse(f.Path, f.Content)}
+		}
+		next[f.Path] = pc
+		out = append(out, pc.claims...)
+	}
+	r.claims = next
+	return out
 }
 
 // protected returns the links that must never be changed, with the reason.
