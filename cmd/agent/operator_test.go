@@ -218,7 +218,7 @@ func TestCloudInitClaimsARowsNIC(t *testing.T) {
 	fought := n.db.AddRow(t, "node1", "fa:16:3e:00:0c:01", "s4", "10.30.0.121", nil)
 	noted := n.db.AddRow(t, "node1", "fa:16:3e:00:0c:02", "s4", "10.30.0.122", nil)
 	n.layOut(map[string]string{
-		"/etc/netplan/50-cloud-init.yaml": "network:\n    version: 2\n    ethernets:\n        ens4:\n            dhcp4: true\n            match:\n                macaddress: fa:16:3e:00:0c:01\n            set-name: ens4\n",
+		"/etc/netplan/50-cloud-init.yaml":                         "network:\n    version: 2\n    ethernets:\n        ens4:\n            dhcp4: true\n            match:\n                macaddress: fa:16:3e:00:0c:01\n            set-name: ens4\n",
 		"/etc/NetworkManager/system-connections/old.nmconnection": "[connection]\nid=old\ntype=ethernet\n\n[ethernet]\nmac-address=FA:16:3E:00:0C:02\n",
 	})
 	code, out, errOut := n.run("once")

@@ -48,8 +48,8 @@ type Reconciler struct {
 	ProtectedNames []string
 	// DBHost is the database host when reached over TCP ("" for a socket):
 	// the link that routes to it is protected.
-	DBHost      string
-	Activate    bool
+	DBHost   string
+	Activate bool
 	// ClaimsRead are the families of configuration that take effect on
 	// this node (claims.Read); nil means those of Backend.
 	ClaimsRead  map[string]bool
