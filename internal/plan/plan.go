@@ -197,6 +197,10 @@ type Input struct {
 	// NICs, and ClaimsRead the families of it that take effect on this node.
 	Claims     []claims.Claim
 	ClaimsRead map[string]bool
+	// Reserved are addresses no row's subnet may take in: the database's
+	// and the default gateways'. The networks of the links the agent never
+	// changes are reserved too, from Links.
+	Reserved []Reserved
 	// PrevAbsent holds the orphan paths of the previous successful read.
 	PrevAbsent map[string]bool
 }
@@ -272,6 +276,7 @@ func Build(in Input) Plan {
 	}
 	markDuplicates(p.Ifaces, macRows, "macaddress")
 	markDuplicates(p.Ifaces, addrRows, "address")
+	checkReserved(p.Ifaces, in)
 
 	// Find each row's NIC and refuse unsafe ones.
 	addrOwner := map[netip.Addr]*links.Link{}
@@ -341,6 +346,64 @@ func Build(in Input) Plan {
 
 	p.Orphans, p.Absent = orphans(in, rowMACs, rendered, byMAC)
 	return p
+}
+
+// Reserved is an address or a network no row's subnet may take in.
+type Reserved struct {
+	Prefix netip.Prefix // a single address is a /32 or /128
+	What   string       // "the database address 192.0.2.1"
+}
+
+// Shortest subnets a row may have: a route wider than these would take
+// over much of what the node's default route carries.
+const (
+	MinBits4 = 8
+	MinBits6 = 16
+)
+
+// checkReserved fails the rows whose subnet would capture the node's own
+// routes: its default traffic, the route to the database or a gateway, or
+// the network of a link the agent never changes (the management network).
+func checkReserved(ifaces []Iface, in Input) {
+	reserved := slices.Clone(in.Reserved)
+	for k := range in.Links {
+		l := &in.Links[k]
+		if l.Loopback {
+			continue
+		}
+		if _, ok := protection(in, l); ok {
+			for _, a := range l.Addrs {
+				reserved = append(reserved, Reserved{a.Masked(), fmt.Sprintf("the network of %s (%s), a link the agent never changes", l.Name, a.Masked())})
+			}
+		}
+	}
+	for k := range ifaces {
+		it := &ifaces[k]
+		if it.Err != nil || !it.Want.Addr.IsValid() {
+			continue
+		}
+		subnet := it.Want.Addr.Masked()
+		min := MinBits6
+		if subnet.Addr().Is4() {
+			min = MinBits4
+		}
+		if subnet.Bits() < min {
+			it.fail(ErrValidation, fmt.Errorf("row %d: subnet %s is wider than /%d: its route would take over what the node's default route carries; the subnet's cidr is wrong", it.Row.ID, subnet, min))
+			continue
+		}
+		for _, r := range reserved {
+			single := r.Prefix.IsSingleIP()
+			switch {
+			case single && subnet.Contains(r.Prefix.Addr()):
+				it.fail(ErrValidation, fmt.Errorf("row %d: subnet %s takes in %s: the NIC would capture the node's route to it; the subnet's cidr is wrong", it.Row.ID, subnet, r.What))
+			case !single && subnet.Overlaps(r.Prefix) && subnet.Bits() >= r.Prefix.Bits():
+				it.fail(ErrValidation, fmt.Errorf("row %d: subnet %s lies in %s: the NIC would capture part of it; the subnet's cidr is wrong", it.Row.ID, subnet, r.What))
+			default:
+				continue
+			}
+			break
+		}
+	}
 }
 
 // checkClaims records, for each named row, the configuration that is not
@@ -525,9 +588,16 @@ func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files
 		acts = append(acts, Action{Kind: DisableRA, Drift: drift("ra")})
 	}
 	has := false
+	renamed := l.Name != it.Want.Name
 	for _, a := range l.Addrs {
-		if a == it.Want.Addr {
+		// A rename takes the link down, and the kernel drops IPv6
+		// addresses from a link that goes down (keep_addr_on_down=0, its
+		// default): the row's IPv6 address is added again after it.
+		if a == it.Want.Addr && !(renamed && a.Addr().Is6()) {
 			has = true
+			continue
+		}
+		if a == it.Want.Addr {
 			continue
 		}
 		acts = append(acts, Action{Kind: DelAddr, Addr: a, Drift: drift("address")})

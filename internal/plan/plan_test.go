@@ -366,3 +366,57 @@ func TestManagedNICsStopLearningFromRouterAdvertisements(t *testing.T) {
 		})
 	}
 }
+
+func TestSubnetsThatWouldCaptureTheNodesRoutes(t *testing.T) {
+	uplink := nic(2, "eth0", "52:54:00:00:00:10", "198.51.100.2/24")
+	reserved := []Reserved{
+		{netip.MustParsePrefix("203.0.113.10/32"), "the database address 203.0.113.10"},
+		{netip.MustParsePrefix("198.51.100.1/32"), "the default gateway 198.51.100.1"},
+	}
+	cases := []struct {
+		name, addr, cidr, want string // want "" when the row goes on
+	}{
+		{"the whole IPv4 space", "10.9.0.5", "0.0.0.0/0", "wider than /8"},
+		{"the whole IPv6 space", "2001:db8::5", "::/0", "wider than /16"},
+		{"half the IPv4 space", "192.0.2.5", "128.0.0.0/1", "wider than /8"},
+		{"an IPv6 /15", "2001:db8::5", "2000::/15", "wider than /16"},
+		{"the database address", "203.0.113.5", "203.0.113.0/28", "takes in the database address 203.0.113.10"},
+		{"the default gateway", "198.51.7.5", "198.51.0.0/16", "takes in the default gateway 198.51.100.1"},
+		{"part of the management network", "198.51.100.160", "198.51.100.128/25", "lies in the network of eth0 (198.51.100.0/24)"},
+		{"the management network itself", "198.51.100.60", "198.51.100.0/24", "takes in the default gateway"},
+		{"a /8 of its own", "10.9.0.5", "10.0.0.0/8", ""},
+		{"a network next to the management one", "198.51.101.5", "198.51.101.0/24", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := Build(Input{Rows: []store.Row{row(1, "fa:16:3e:00:00:01", c.addr, c.cidr, 1500)},
+				Links:     []links.Link{uplink, nic(5, "eth1", "fa:16:3e:00:00:01")},
+				Protected: map[int]string{}, DefaultRoute: map[int]bool{2: true}, Reserved: reserved, Backend: netplan.Backend{}})
+			it := p.Ifaces[0]
+			switch {
+			case c.want == "" && it.Err != nil:
+				t.Errorf("refused: %v", it.Err)
+			case c.want != "" && (it.Err == nil || it.ErrKind != ErrValidation || !strings.Contains(it.Err.Error(), c.want)):
+				t.Errorf("error %v (%s), want validation: %q", it.Err, it.ErrKind, c.want)
+			}
+		})
+	}
+}
+
+func TestRenameKeepsTheRowsIPv6Address(t *testing.T) {
+	// The kernel drops IPv6 addresses from a link that goes down, as a
+	// rename takes it: the address is planned again, after the rename.
+	l := nic(5, "eth1", "fa:16:3e:00:00:01", "2001:db8::5/64")
+	acts := build([]store.Row{row(1, "fa:16:3e:00:00:01", "2001:db8::5", "2001:db8::/64", 1500)}, []links.Link{l}, nil).Ifaces[0].Actions
+	rename := slices.IndexFunc(acts, func(a Action) bool { return a.Kind == Rename })
+	add := slices.IndexFunc(acts, func(a Action) bool { return a.Kind == AddAddr && a.Addr.String() == "2001:db8::5/64" })
+	if rename < 0 || add < rename || slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == DelAddr }) {
+		t.Errorf("actions %v: want the rename, then the address added again, and no removal", acts)
+	}
+	// An IPv4 address survives the rename and is left alone.
+	l = nic(5, "eth1", "fa:16:3e:00:00:01", "10.0.0.5/24")
+	acts = build([]store.Row{row(1, "fa:16:3e:00:00:01", "10.0.0.5", "10.0.0.0/24", 1500)}, []links.Link{l}, nil).Ifaces[0].Actions
+	if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == AddAddr || a.Kind == DelAddr }) {
+		t.Errorf("actions %v: an IPv4 address is touched by a rename", acts)
+	}
+}

@@ -289,7 +289,10 @@ func (r *Reconciler) restoreLink(want links.Link) error {
 	var errs []error
 	if cur.Name != want.Name {
 		errs = append(errs, r.Links.Rename(want.Index, want.Name))
-		cur.Up = false
+		// The rename took the link down, which drops its IPv6 addresses.
+		if cur, err = r.findLink(want.Index); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
 	}
 	if cur.MTU != want.MTU {
 		errs = append(errs, r.Links.SetMTU(want.Index, want.MTU))

@@ -241,6 +241,8 @@ type kernelView struct {
 	protected map[int]string
 	// defaults are the links carrying a default route in the main table.
 	defaults map[int]bool
+	// reserved are the addresses no row's subnet may take in.
+	reserved []plan.Reserved
 	// raRead marks the links whose router advertisement settings were
 	// read into links (those that rows name).
 	raRead map[int]bool
@@ -280,7 +282,20 @@ func (r *Reconciler) kernel(ctx context.Context) (*kernelView, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.view = &kernelView{links: ls, protected: prot, defaults: def, raRead: map[int]bool{}, at: time.Now()}
+	gws, err := r.Links.DefaultGateways()
+	if err != nil {
+		return nil, err
+	}
+	var reserved []plan.Reserved
+	for _, ip := range r.databaseAddrs(ctx) {
+		reserved = append(reserved, plan.Reserved{Prefix: netip.PrefixFrom(ip, ip.BitLen()), What: "the database address " + ip.String()})
+	}
+	for _, gw := range gws {
+		if !gw.IsLinkLocalUnicast() {
+			reserved = append(reserved, plan.Reserved{Prefix: netip.PrefixFrom(gw, gw.BitLen()), What: "the default gateway " + gw.String()})
+		}
+	}
+	r.view = &kernelView{links: ls, protected: prot, defaults: def, reserved: reserved, raRead: map[int]bool{}, at: time.Now()}
 	return r.view, nil
 }
 
@@ -339,7 +354,7 @@ func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input,
 		}
 	}
 	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.defaults, Backend: r.render,
-		Claims: r.otherClaims(), ClaimsRead: r.ClaimsRead, PrevAbsent: r.state.absentSet()}, nil
+		Claims: r.otherClaims(), ClaimsRead: r.ClaimsRead, Reserved: view.reserved, PrevAbsent: r.state.absentSet()}, nil
 }
 
 // parsedClaims are the claims of one file that is not the agent's, for

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -257,5 +258,46 @@ func TestDuplicateIPv6AddressFails(t *testing.T) {
 	}
 	if e.db.Success(t, id) != 0 {
 		t.Error("a row whose address another host uses is marked successful")
+	}
+}
+
+// TestLostGatewayRollsBackTheCycle: a gateway that answered before a
+// cycle's link changes and not after them (the probe, the one seam here)
+// has every change of the cycle undone on the real kernel, and the rows
+// fail as connectivity errors.
+func TestLostGatewayRollsBackTheCycle(t *testing.T) {
+	e := newEnv(t)
+	gw := netip.MustParseAddr("192.0.2.1")
+	e.ns.AddNIC(t, "eth0", "fa:16:3e:00:00:09")
+	e.ns.IP(t, "addr", "add", "192.0.2.9/24", "dev", "eth0")
+	e.ns.IP(t, "link", "set", "eth0", "up")
+	e.ns.IP(t, "route", "add", "default", "via", gw.String())
+	e.ns.AddNIC(t, "eth1", "fa:16:3e:00:00:01")
+	id := e.db.AddRow(t, node, "fa:16:3e:00:00:01", "s4", "10.20.0.11", 9000)
+	r := e.reconciler()
+	probes := 0
+	r.Probe = func(_ context.Context, a netip.Addr) error {
+		probes++
+		if a != gw {
+			t.Errorf("probed %s, want the default gateway %s", a, gw)
+		}
+		if probes > 1 {
+			return errors.New("no answer")
+		}
+		return nil
+	}
+	res := e.cycle(r)
+	if row := res.Rows[0]; row.Err == nil || row.Kind != reconcile.ErrConnectivity || !strings.Contains(row.Err.Error(), "the default gateway 192.0.2.1 stopped answering") {
+		t.Fatalf("row: %v (%s)", row.Err, row.Kind)
+	}
+	l := e.ns.Link(t, "eth1")
+	if l.MTU != 1500 || l.Up || len(l.Addrs) != 0 {
+		t.Errorf("eth1 not restored: %+v", l)
+	}
+	if _, err := os.Stat(e.file("multinic0")); err == nil {
+		t.Error("the cycle's file was kept")
+	}
+	if e.db.Success(t, id) != 0 {
+		t.Error("the row is marked successful")
 	}
 }

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestIPv6AddressOnTheNICBeforeTheRename: the row's IPv6 address is on the
+// NIC before the agent renames it; the rename takes the link down, which
+// drops IPv6 addresses, so the agent must add it again (it used to verify,
+// fail and roll back every cycle).
+func TestIPv6AddressOnTheNICBeforeTheRename(t *testing.T) {
+	n := newNode(t)
+	n.db.AddSubnet(t, "s6", "2001:db8:6::/64")
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0d:01")
+	n.ns.IP(t, "addr", "add", "2001:db8:6::61/64", "dev", "ens4", "nodad")
+	n.ns.IP(t, "link", "set", "ens4", "up")
+	id := n.db.AddRow(t, "node1", "fa:16:3e:00:0d:01", "s6", "2001:db8:6::61", 1400)
+	if code, out, errOut := n.run("once"); code != 0 {
+		t.Fatalf("once: exit %d\n%s\n%s", code, out, errOut)
+	}
+	l := n.ns.Link(t, "multinic0")
+	if len(l.Addrs) != 1 || l.Addrs[0].String() != "2001:db8:6::61/64" || !l.Up || n.db.Success(t, id) != 1 {
+		t.Errorf("multinic0 %+v, netplan_success %d", l, n.db.Success(t, id))
+	}
+	if code, out, _ := n.run("plan"); code != 0 || !strings.Contains(out, "In sync") {
+		t.Errorf("plan after: exit %d\n%s", code, out)
+	}
+}
