@@ -141,6 +141,9 @@ func checkConfigFile(r *report, cfg *config.Config) {
 	default:
 		r.pass("config file", "%s, mode %04o, owner root", cfg.File, perm)
 	}
+	for _, why := range cfg.Ignored {
+		r.fail("config file", "%s: make it KEY=VALUE or a comment", why)
+	}
 	for _, k := range cfg.Previous {
 		r.warn("config file", "%s is a key of the previous multinic-agent, ignored (%s): delete its line from %s", k, config.PreviousKeys[k], cfg.File)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestIPv6AddressOnTheNICBeforeTheRename: the row's IPv6 address is on the
@@ -25,5 +26,26 @@ func TestIPv6AddressOnTheNICBeforeTheRename(t *testing.T) {
 	}
 	if code, out, _ := n.run("plan"); code != 0 || !strings.Contains(out, "In sync") {
 		t.Errorf("plan after: exit %d\n%s", code, out)
+	}
+}
+
+// TestMalformedConfigLineNeverShowsThePassword: `DB_PASSWORD S3cr3t` (no
+// "=") used to be quoted in the error of once, run and doctor.
+func TestMalformedConfigLineNeverShowsThePassword(t *testing.T) {
+	n := newNode(t)
+	n.writeConfig(0o600, "DB_SOCKET="+n.db.Socket, "DB_USER=root", "DB_NAME="+n.db.Name, "NODE_NAME=node1", "DB_PASSWORD S3cr3t")
+	for _, cmd := range []string{"once", "doctor", "plan", "status"} {
+		_, out, errOut := n.run(cmd)
+		if strings.Contains(out+errOut, "S3cr3t") {
+			t.Errorf("%s shows the password:\n%s\n%s", cmd, out, errOut)
+		}
+		if cmd == "doctor" && !strings.Contains(squash(out), "line 5: no \"=\" on the line (not KEY=VALUE); systemd ignores the line") {
+			t.Errorf("doctor does not name the line:\n%s", out)
+		}
+	}
+	d := n.startDaemon("POLL_INTERVAL=60s")
+	d.waitNotify(t, "READY=1", 10*time.Second)
+	if out := d.out.String(); strings.Contains(out, "S3cr3t") || !strings.Contains(out, "line 5") {
+		t.Errorf("run:\n%s", out)
 	}
 }

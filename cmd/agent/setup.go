@@ -138,6 +138,9 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 	for _, k := range cfg.Unknown {
 		log.Warn("unknown key in the config file; check its spelling", "key", k, "file", cfg.File)
 	}
+	for _, why := range cfg.Ignored {
+		log.Warn("line of the config file ignored; fix it", "why", why)
+	}
 	for _, k := range cfg.Previous {
 		log.Warn("key of the previous multinic-agent in the config file, ignored; delete the line", "key", k, "file", cfg.File, "why", config.PreviousKeys[k])
 	}

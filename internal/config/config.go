@@ -60,6 +60,9 @@ type Config struct {
 	// sorted; Previous those of the previous generation of multinic-agent
 	// (see PreviousKeys), which are accepted and ignored.
 	Unknown, Previous []string
+	// Ignored says which lines of the config file were ignored, as systemd
+	// ignores them (no "=", an invalid name), without quoting them.
+	Ignored []string
 }
 
 // PreviousKeys are the keys only the previous generation of multinic-agent
@@ -176,8 +179,10 @@ func Load(f *Flags, getenv func(string) (string, bool)) (*Config, error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
-		if file, err = envfile.Parse(path, data); err != nil {
-			return nil, fmt.Errorf("config file %s", err)
+		var ignored []envfile.Ignored
+		file, ignored = envfile.Read(data)
+		for _, i := range ignored {
+			c.Ignored = append(c.Ignored, fmt.Sprintf("%s line %d: %s; systemd ignores the line, and so does the agent", path, i.Line, i.Why))
 		}
 		c.File = path
 	case errors.Is(err, fs.ErrNotExist) && !configExplicit:

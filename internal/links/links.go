@@ -194,8 +194,8 @@ func (h *Handle) DefaultRouteLinks() (map[int]bool, error) {
 }
 
 // DefaultGateways returns the next hops of the main table's default routes.
-func (h *Handle) DefaultGateways() ([]netip.Addr, error) {
-	var out []netip.Addr
+func (h *Handle) DefaultGateways() ([]Gateway, error) {
+	var out []Gateway
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		routes, err := retry(func() ([]netlink.Route, error) { return h.nl.RouteList(nil, fam) })
 		if err != nil {
@@ -207,18 +207,28 @@ func (h *Handle) DefaultGateways() ([]netip.Addr, error) {
 					continue
 				}
 			}
-			gws := []net.IP{r.Gw}
+			hops := []Gateway{{Link: r.LinkIndex}}
+			hops[0].Addr, _ = netip.AddrFromSlice(r.Gw)
 			for _, nh := range r.MultiPath {
-				gws = append(gws, nh.Gw)
+				g := Gateway{Link: nh.LinkIndex}
+				g.Addr, _ = netip.AddrFromSlice(nh.Gw)
+				hops = append(hops, g)
 			}
-			for _, gw := range gws {
-				if a, ok := netip.AddrFromSlice(gw); ok && !slices.Contains(out, a.Unmap()) {
-					out = append(out, a.Unmap())
+			for _, g := range hops {
+				g.Addr = g.Addr.Unmap()
+				if g.Addr.IsValid() && !slices.Contains(out, g) {
+					out = append(out, g)
 				}
 			}
 		}
 	}
 	return out, nil
+}
+
+// Gateway is a default route's next hop.
+type Gateway struct {
+	Addr netip.Addr
+	Link int // the link it is reached through
 }
 
 // RouteLink returns the index of the link the kernel would use to reach ip.

@@ -352,6 +352,9 @@ func Build(in Input) Plan {
 type Reserved struct {
 	Prefix netip.Prefix // a single address is a /32 or /128
 	What   string       // "the database address 192.0.2.1"
+	// Via is the index of the link a gateway is reached through: a gateway
+	// on the agent's own NIC (a route that arrived on it) is not reserved.
+	Via int
 }
 
 // Shortest subnets a row may have: a route wider than these would take
@@ -365,7 +368,15 @@ const (
 // routes: its default traffic, the route to the database or a gateway, or
 // the network of a link the agent never changes (the management network).
 func checkReserved(ifaces []Iface, in Input) {
-	reserved := slices.Clone(in.Reserved)
+	var reserved []Reserved
+	for _, r := range in.Reserved {
+		if l := linkIndex(in.Links, r.Via); l != nil {
+			if _, ok := protection(in, l); !ok {
+				continue
+			}
+		}
+		reserved = append(reserved, r)
+	}
 	for k := range in.Links {
 		l := &in.Links[k]
 		if l.Loopback {
@@ -373,7 +384,7 @@ func checkReserved(ifaces []Iface, in Input) {
 		}
 		if _, ok := protection(in, l); ok {
 			for _, a := range l.Addrs {
-				reserved = append(reserved, Reserved{a.Masked(), fmt.Sprintf("the network of %s (%s), a link the agent never changes", l.Name, a.Masked())})
+				reserved = append(reserved, Reserved{Prefix: a.Masked(), What: fmt.Sprintf("the network of %s (%s), a link the agent never changes", l.Name, a.Masked())})
 			}
 		}
 	}
@@ -404,6 +415,16 @@ func checkReserved(ifaces []Iface, in Input) {
 			break
 		}
 	}
+}
+
+// linkIndex returns the link with index i, or nil.
+func linkIndex(ls []links.Link, i int) *links.Link {
+	for k := range ls {
+		if ls[k].Index == i {
+			return &ls[k]
+		}
+	}
+	return nil
 }
 
 // checkClaims records, for each named row, the configuration that is not

@@ -370,8 +370,8 @@ func TestManagedNICsStopLearningFromRouterAdvertisements(t *testing.T) {
 func TestSubnetsThatWouldCaptureTheNodesRoutes(t *testing.T) {
 	uplink := nic(2, "eth0", "52:54:00:00:00:10", "198.51.100.2/24")
 	reserved := []Reserved{
-		{netip.MustParsePrefix("203.0.113.10/32"), "the database address 203.0.113.10"},
-		{netip.MustParsePrefix("198.51.100.1/32"), "the default gateway 198.51.100.1"},
+		{Prefix: netip.MustParsePrefix("203.0.113.10/32"), What: "the database address 203.0.113.10"},
+		{Prefix: netip.MustParsePrefix("198.51.100.1/32"), What: "the default gateway 198.51.100.1", Via: 2},
 	}
 	cases := []struct {
 		name, addr, cidr, want string // want "" when the row goes on
@@ -418,5 +418,28 @@ func TestRenameKeepsTheRowsIPv6Address(t *testing.T) {
 	acts = build([]store.Row{row(1, "fa:16:3e:00:00:01", "10.0.0.5", "10.0.0.0/24", 1500)}, []links.Link{l}, nil).Ifaces[0].Actions
 	if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == AddAddr || a.Kind == DelAddr }) {
 		t.Errorf("actions %v: an IPv4 address is touched by a rename", acts)
+	}
+}
+
+func TestAGatewayOnTheAgentsOwnNICIsNotReserved(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	own := owned(netplan.Backend{}, netconf.Iface{RowID: 1, Name: "multinic0", MAC: mac, Addr: netip.MustParsePrefix("10.30.0.5/24")})
+	gw := []Reserved{{Prefix: netip.MustParsePrefix("10.30.0.1/32"), What: "the default gateway 10.30.0.1", Via: 5}}
+	r := row(1, mac, "10.30.0.5", "10.30.0.0/24", 1500)
+	for _, c := range []struct {
+		name string
+		link links.Link
+		file []netconf.Owned
+		want bool // refused
+	}{
+		{"reached through the agent's own NIC", nic(5, "multinic0", mac, "10.30.0.5/24"), []netconf.Owned{own}, false},
+		{"reached through a NIC the agent does not manage", nic(5, "eth1", mac), nil, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := Build(Input{Rows: []store.Row{r}, Links: []links.Link{c.link}, Files: c.file, DefaultRoute: map[int]bool{5: true}, Reserved: gw, Backend: netplan.Backend{}})
+			if refused := p.Ifaces[0].Err != nil; refused != c.want {
+				t.Errorf("refused %v (%v), want %v", refused, p.Ifaces[0].Err, c.want)
+			}
+		})
 	}
 }

@@ -588,9 +588,12 @@ func (r *Reconciler) answeringGateways(ctx context.Context, units []*unit) []net
 	}
 	var answering []netip.Addr
 	for _, gw := range gws {
+		if slices.Contains(answering, gw.Addr) {
+			continue
+		}
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		if r.Probe(pctx, gw) == nil {
-			answering = append(answering, gw)
+		if r.Probe(pctx, gw.Addr) == nil {
+			answering = append(answering, gw.Addr)
 		}
 		cancel()
 	}

@@ -291,8 +291,8 @@ func (r *Reconciler) kernel(ctx context.Context) (*kernelView, error) {
 		reserved = append(reserved, plan.Reserved{Prefix: netip.PrefixFrom(ip, ip.BitLen()), What: "the database address " + ip.String()})
 	}
 	for _, gw := range gws {
-		if !gw.IsLinkLocalUnicast() {
-			reserved = append(reserved, plan.Reserved{Prefix: netip.PrefixFrom(gw, gw.BitLen()), What: "the default gateway " + gw.String()})
+		if !gw.Addr.IsLinkLocalUnicast() {
+			reserved = append(reserved, plan.Reserved{Prefix: netip.PrefixFrom(gw.Addr, gw.Addr.BitLen()), What: "the default gateway " + gw.Addr.String(), Via: gw.Link})
 		}
 	}
 	r.view = &kernelView{links: ls, protected: prot, defaults: def, reserved: reserved, raRead: map[int]bool{}, at: time.Now()}
