@@ -1,9 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
 
 // TestIPv6AddressOnTheNICBeforeTheRename: the row's IPv6 address is on the
@@ -47,5 +51,116 @@ func TestMalformedConfigLineNeverShowsThePassword(t *testing.T) {
 	d.waitNotify(t, "READY=1", 10*time.Second)
 	if out := d.out.String(); strings.Contains(out, "S3cr3t") || !strings.Contains(out, "line 5") {
 		t.Errorf("run:\n%s", out)
+	}
+}
+
+// metricValue reads one sample of the daemon's /metrics.
+func metricValue(t *testing.T, n *node, sample string) float64 {
+	t.Helper()
+	_, m := get(t, n.ns.HTTPClient(), "/metrics")
+	for _, line := range strings.Split(m, "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", sample)
+	return 0
+}
+
+const reads = `multinic_db_query_duration_seconds_count{query_type="select_rows"}`
+
+// TestAFlappingLinkCannotDriveTheAgent: a NIC whose carrier flaps used to
+// trigger a cycle, and a database read, on every flap (69 in 20 s), and an
+// attempt on every flap while the database was down. Now the carrier alone
+// triggers nothing, kernel changes trigger at most one cycle a second, and
+// none while cycles fail.
+func TestAFlappingLinkCannotDriveTheAgent(t *testing.T) {
+	n := newNode(t)
+	proxy := testenv.NewProxy(t, n.db.Socket)
+	n.setEnv("DB_SOCKET=" + proxy.Path)
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0f:01")
+	n.db.AddRow(t, "node1", "fa:16:3e:00:0f:01", "s4", "10.30.0.151", nil)
+	d := n.startDaemon("POLL_INTERVAL=60s")
+	d.waitNotify(t, "READY=1", 10*time.Second)
+	time.Sleep(500 * time.Millisecond) // the agent's own changes settle
+
+	before := metricValue(t, n, reads)
+	for range 20 {
+		n.ns.IP(t, "link", "set", "pens4", "down")
+		n.ns.IP(t, "link", "set", "pens4", "up")
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	if got := metricValue(t, n, reads) - before; got > 0 {
+		t.Errorf("20 carrier flaps made %v database reads, want none", got)
+	}
+
+	// Changes the agent repairs, 10 in 2 s: at most one cycle a second.
+	before = metricValue(t, n, reads)
+	start := time.Now()
+	for range 10 {
+		n.ns.IP(t, "link", "set", "multinic0", "mtu", "1400")
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got, most := metricValue(t, n, reads)-before, time.Since(start).Seconds()+1; got > most || got < 1 {
+		t.Errorf("10 changes by hand in %s made %v database reads, want 1 to %.0f", time.Since(start).Round(time.Second), got, most)
+	}
+
+	// The database goes: the first change finds it down, the rest wait for
+	// the poll's backoff.
+	proxy.Cut()
+	before = metricValue(t, n, "multinic_polling_cycles_total")
+	for range 10 {
+		n.ns.IP(t, "link", "set", "multinic0", "mtu", "1400")
+		time.Sleep(300 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got := metricValue(t, n, "multinic_polling_cycles_total") - before; got > 1 {
+		t.Errorf("10 changes while the database is down made %v attempts, want at most 1", got)
+	}
+}
+
+// TestAGapInTheTableRemovesNothing: the controller deletes and rewrites a
+// node's rows 1.5 s apart; two reads triggered by kernel events in that
+// gap used to count as the two reads that remove an interface, and tore
+// down every NIC.
+func TestAGapInTheTableRemovesNothing(t *testing.T) {
+	n := newNode(t)
+	macs := []string{"fa:16:3e:00:0f:11", "fa:16:3e:00:0f:12"}
+	for k, mac := range macs {
+		n.ns.AddNIC(t, fmt.Sprintf("ens%d", k+4), mac)
+		n.db.AddRow(t, "node1", mac, "s4", fmt.Sprintf("10.30.0.16%d", k), nil)
+	}
+	d := n.startDaemon("POLL_INTERVAL=60s")
+	d.waitNotify(t, "READY=1", 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	flaps := n.ns.WatchFlaps(t)
+	before := metricValue(t, n, reads)
+
+	n.db.Exec(t, "DELETE FROM multi_interface")
+	n.ns.AddNIC(t, "eth8", "fa:16:3e:00:0f:18") // new links: each triggers a read
+	time.Sleep(1200 * time.Millisecond)
+	n.ns.AddNIC(t, "eth9", "fa:16:3e:00:0f:19")
+	time.Sleep(800 * time.Millisecond)
+	if got := metricValue(t, n, reads) - before; got < 2 {
+		t.Fatalf("the gap saw %v reads; the test needs two", got)
+	}
+	for k, mac := range macs {
+		n.db.AddRow(t, "node1", mac, "s4", fmt.Sprintf("10.30.0.16%d", k), nil)
+	}
+	n.ns.AddNIC(t, "eth10", "fa:16:3e:00:0f:1a")
+	time.Sleep(1500 * time.Millisecond)
+	if ev := flaps.Events(); len(ev) > 0 {
+		t.Errorf("the gap in the table took NICs down: %v", ev)
+	}
+	for _, name := range []string{"multinic0", "multinic1"} {
+		if l := n.ns.Link(t, name); len(l.Addrs) != 1 || !l.Up {
+			t.Errorf("%s after the gap: %+v", name, l)
+		}
 	}
 }

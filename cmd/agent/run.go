@@ -66,6 +66,10 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	}
 	defer a.Close()
 	m = metrics.New(version, a.os.ID, a.nodes[0], a.rec.InFlight)
+	// A row must stay absent for as long as the shortest wait between two
+	// polls before its interface goes: reads that kernel events trigger in
+	// between do not count as the second one.
+	a.rec.MinAbsence = time.Duration(float64(cfg.PollInterval) * (1 - cfg.PollJitter))
 	state := health.NewState(liveness)
 	state.Set(health.Snapshot{Backend: a.rec.Backend.Name()})
 
@@ -115,6 +119,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 			BackoffEnabled: cfg.BackoffEnabled, Multiplier: cfg.BackoffMultiplier, Max: cfg.BackoffMaxInterval,
 		},
 		Debounce: 200 * time.Millisecond,
+		EventGap: time.Second,
 		Notify:   notify,
 		Watchdog: watchdog,
 		Log:      log,

@@ -28,6 +28,11 @@ type Daemon struct {
 	// Debounce is how long to wait after a kernel change for more before
 	// reconciling.
 	Debounce time.Duration
+	// EventGap is the shortest time between two cycles that kernel changes
+	// trigger: a flapping link cannot make the agent read the database
+	// more often than that. While cycles fail, kernel changes trigger none:
+	// the poll, with its backoff, retries.
+	EventGap time.Duration
 	// Notify sends a systemd notification (READY=1, WATCHDOG=1,
 	// STOPPING=1); nil when not run by systemd.
 	Notify func(state string)
@@ -42,9 +47,17 @@ type Daemon struct {
 	// watched are the link indexes and MACs whose changes trigger a cycle.
 	watchIdx map[int]bool
 	watchMAC map[string]bool
-	// known are the link indexes seen so far: a new link may be a NIC whose
-	// row was written after the last read, so it triggers a cycle too.
-	known map[int]bool
+	// seen is what the agent sets on each link seen so far (a new link may
+	// be a NIC whose row was written after the last read, so it triggers a
+	// cycle too); a change of carrier alone changes none of it.
+	seen      map[int]linkState
+	lastEvent time.Time
+}
+
+type linkState struct {
+	name, mac string
+	mtu       int
+	up        bool
 }
 
 func (d *Daemon) notify(state string) {
@@ -64,10 +77,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// dump links and routes again.
 		d.Rec.TrustKernelEvents()
 	}
-	d.known = map[int]bool{}
+	d.seen = map[int]linkState{}
 	if ls, err := d.Links.List(); err == nil {
 		for _, l := range ls {
-			d.known[l.Index] = true
+			d.seen[l.Index] = linkState{name: l.Name, mac: l.MAC, mtu: l.MTU, up: l.Up}
 		}
 	}
 	d.cycle(ctx, "start")
@@ -106,10 +119,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 				debounce.Reset(d.Debounce)
 			}
 		case <-debounce.C:
+			if wait := d.EventGap - time.Since(d.lastEvent); wait > 0 {
+				debounce.Reset(wait)
+				continue
+			}
 			pending = false
+			if d.level > 0 {
+				// The last cycle failed (the database, say): the poll's
+				// backoff decides when to try again, not the kernel.
+				continue
+			}
 			// Our own changes raise events too: they cost one more cycle,
 			// which finds nothing to do. Dropping them could lose a change
 			// made by hand during this cycle.
+			d.lastEvent = time.Now()
 			d.cycle(ctx, "netlink")
 		}
 	}
@@ -121,11 +144,25 @@ func (d *Daemon) relevant(c links.Change) bool {
 	if c.Route {
 		return false
 	}
-	isNew := !c.Addr && !c.Lost && !d.known[c.Index]
-	if !c.Addr {
-		d.known[c.Index] = true
+	if c.Lost {
+		return true
 	}
-	return c.Lost || isNew || d.watchIdx[c.Index] || (c.MAC != "" && d.watchMAC[c.MAC]) || strings.HasPrefix(c.Name, "multinic")
+	if c.Addr {
+		return d.watchIdx[c.Index]
+	}
+	now := linkState{name: c.Name, mac: c.MAC, mtu: c.MTU, up: c.Up}
+	before, known := d.seen[c.Index]
+	d.seen[c.Index] = now
+	switch {
+	case c.Gone:
+		delete(d.seen, c.Index)
+		return d.watchIdx[c.Index]
+	case !known:
+		return true
+	case before == now:
+		return false // the carrier, or something else the agent does not set
+	}
+	return d.watchIdx[c.Index] || (c.MAC != "" && d.watchMAC[c.MAC]) || strings.HasPrefix(c.Name, "multinic") || strings.HasPrefix(before.name, "multinic")
 }
 
 func (d *Daemon) cycle(ctx context.Context, why string) {

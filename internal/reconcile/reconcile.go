@@ -59,6 +59,11 @@ type Reconciler struct {
 	// answer after them. Tests that run in the host's namespace leave it
 	// nil so no packet leaves the test.
 	Probe func(ctx context.Context, gw netip.Addr) error
+	// MinAbsence is how long a row must have been absent, besides from two
+	// consecutive reads, before its interface is removed: reads that kernel
+	// events trigger a moment apart must not remove every NIC while the
+	// controller rewrites its rows (zero: two reads suffice, as for once).
+	MinAbsence time.Duration
 	// Backoff spaces the retries of a row whose apply keeps failing; the
 	// zero value retries every cycle.
 	Backoff Backoff
@@ -354,7 +359,7 @@ func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input,
 		}
 	}
 	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.defaults, Backend: r.render,
-		Claims: r.otherClaims(), ClaimsRead: r.ClaimsRead, Reserved: view.reserved, PrevAbsent: r.state.absentSet()}, nil
+		Claims: r.otherClaims(), ClaimsRead: r.ClaimsRead, Reserved: view.reserved, PrevAbsent: r.state.confirmedAbsent(time.Now(), r.MinAbsence)}, nil
 }
 
 // parsedClaims are the claims of one file that is not the agent's, for
@@ -443,7 +448,7 @@ func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 	res := r.apply(finish, ctx.Done(), p, in.Files)
 	res.Plan = p
 	reportErr := r.report(finish, &res)
-	r.state.Absent = p.Absent
+	r.state.setAbsent(p.Absent, start)
 	if err := r.state.save(); err != nil {
 		r.Log.Error("cannot save agent state; an orphan may need one more read before removal", "error", err)
 	}
