@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by install-daemon.sh and uninstall-daemon.sh (sourced; PROG is set
 # by the caller): messages, with colour only on a terminal.
 # shellcheck shell=sh

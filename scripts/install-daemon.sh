@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs multinic-agent as a systemd service on this node.
 # See docs/daemon.md; run with --help for the options.
 set -eu

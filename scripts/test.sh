@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs every check and test of multinic-agent. On a fresh Debian/Ubuntu
 # machine, as root with only Go installed, it first installs and starts what
 # the tests need (MariaDB, netplan, NetworkManager, iproute2, ...). As root

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Removes the multinic-agent systemd service installed by install-daemon.sh.
 # See docs/daemon.md; run with --help for the options.
 set -eu

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Command multinic-agent configures the secondary NICs a cloud controller
 // recorded for this node in MySQL/MariaDB. See README.md and SPEC.md.
 package main

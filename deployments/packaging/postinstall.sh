@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Package postinstall of multinic-agent (.deb: "configure" [old version];
 # .rpm: $1 = 1 on install, 2 on upgrade).
 set -e

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Package postremove of multinic-agent (.deb: "remove", "purge", "upgrade",
 # ...; .rpm: $1 = 0 on removal, 1 on upgrade).
 set -e

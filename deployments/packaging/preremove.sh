@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Package preremove of multinic-agent (.deb: "remove" or "upgrade";
 # .rpm: $1 = 0 on removal, 1 on upgrade). Only a removal stops the service.
 set -e

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package config loads the agent's settings from defaults, a KEY=VALUE file,
 // the environment and command-line flags, in rising order of precedence.
 package config

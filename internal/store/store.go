@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package store reads this node's interface rows from the controller's
 // MySQL/MariaDB schema and writes back netplan_success. It never writes any
 // other column, never touches other nodes' rows and never changes the schema.
