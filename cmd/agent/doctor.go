@@ -138,6 +138,10 @@ func checkDatabase(ctx context.Context, r *report, cfg *config.Config) {
 		r.fail("node name", "%v", err)
 		return
 	}
+	if err := cfg.CheckDatabase(); err != nil {
+		r.fail("database", "%v", err)
+		return
+	}
 	target := net.JoinHostPort(cfg.DBHost, strconv.Itoa(cfg.DBPort))
 	if cfg.DBSocket != "" {
 		target = cfg.DBSocket
@@ -152,7 +156,8 @@ func checkDatabase(ctx context.Context, r *report, cfg *config.Config) {
 	}
 	defer st.Close()
 	if err := st.Ping(ctx); err != nil {
-		r.fail("database", "%s as %q, database %q: %v; check DB_HOST/DB_PORT or DB_SOCKET, DB_USER, DB_PASSWORD and DB_NAME", target, cfg.DBUser, cfg.DBName, err)
+		// The store's error names the one setting at fault.
+		r.fail("database", "%s as %q, database %q: %v", target, cfg.DBUser, cfg.DBName, err)
 		return
 	}
 	r.pass("database", "%s as %q, database %q answers", target, cfg.DBUser, cfg.DBName)

@@ -26,6 +26,9 @@ func runOnce(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stdout)
+	if w := cfg.PermissionWarning(); w != "" {
+		log.Warn(w)
+	}
 	a, err := newAgent(cfg, log, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "multinic-agent once: %v\n", err)

@@ -26,6 +26,9 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "multinic-agent plan: %v\n", err)
 		return 1
 	}
+	if w := cfg.PermissionWarning(); w != "" {
+		fmt.Fprintf(stderr, "multinic-agent plan: warning: %s\n", w)
+	}
 	// The plan is the output; logs go to stderr.
 	a, err := newAgent(cfg, newLogger(cfg, stderr), nil)
 	if err != nil {

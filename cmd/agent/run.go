@@ -42,6 +42,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stdout)
+	if w := cfg.PermissionWarning(); w != "" {
+		log.Warn(w)
+	}
 	fail := func(err error) int {
 		log.Error("cannot start", "error", err)
 		fmt.Fprintf(stderr, "multinic-agent: %v\n", err)

@@ -148,7 +148,7 @@ func (Backend) Activate(ctx context.Context, root string, changed []string) erro
 }
 
 func networkdVersion(ctx context.Context) int {
-	out, err := exec.CommandContext(ctx, "networkctl", "--version").Output()
+	out, err := netconf.Command(ctx, "networkctl", "--version").Output()
 	if err != nil {
 		return 0
 	}

@@ -70,13 +70,13 @@ func Activate(ctx context.Context, root string, changed []string, path func(name
 }
 
 func running(ctx context.Context) bool {
-	out, err := exec.CommandContext(ctx, "nmcli", "-t", "-f", "RUNNING", "general").Output()
+	out, err := netconf.Command(ctx, "nmcli", "-t", "-f", "RUNNING", "general").Output()
 	return err == nil && strings.TrimSpace(string(out)) == "running"
 }
 
 // profiles maps each loaded profile's file name to its UUID.
 func profiles(ctx context.Context) (map[string]string, error) {
-	cmd := exec.CommandContext(ctx, "nmcli", "-t", "-f", "UUID,FILENAME", "connection", "show")
+	cmd := netconf.Command(ctx, "nmcli", "-t", "-f", "UUID,FILENAME", "connection", "show")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
