@@ -27,11 +27,13 @@ script_installed() {
 # template (config.env is the same file for both and stays), so that the
 # node keeps one unit and one binary. Sets script_was_enabled=1 when the
 # script's unit was enabled: the caller enables the package's unit then.
+# shellcheck disable=SC2034 # read by the script this file is put into
 script_was_enabled=0
 take_over_script_install() {
 	script_installed || return 0
 	echo "multinic-agent: taking over the install of scripts/install-daemon.sh: removing $script_bin, $script_unit and $script_share (config.env is kept)"
 	if [ -L "$wants_link" ]; then
+		# shellcheck disable=SC2034 # read by the script this file is put into
 		script_was_enabled=1
 		rm -f "$wants_link"
 	fi
