@@ -47,8 +47,9 @@ packages:
 	gzip -9n < deployments/packaging/multinic-agent.8 > '$(STAGE)/multinic-agent.8.gz'
 	./deployments/packaging/changelog.sh '$(PKG_VERSION)-$(PKG_RELEASE)' > '$(STAGE)/changelog.yml'
 	for s in deb-postinst:deb/postinst deb-prerm:deb/prerm deb-postrm:deb/postrm \
-		rpm-post:rpm/post rpm-preun:rpm/preun rpm-postun:rpm/postun; do \
-		sed -e '/^@shared@$$/{r deployments/packaging/shared.sh' -e 'd;}' \
+		rpm-post:rpm/post rpm-preun:rpm/preun rpm-postun:rpm/postun rpm-posttrans:rpm/posttrans; do \
+		sed -e '/^@config@$$/{r deployments/packaging/config.sh' -e 'd;}' \
+			-e '/^@takeover@$$/{r deployments/packaging/takeover.sh' -e 'd;}' \
 			"deployments/packaging/$${s%%:*}" > "$(STAGE)/$${s#*:}" || exit 1; \
 		chmod 0755 "$(STAGE)/$${s#*:}"; \
 	done

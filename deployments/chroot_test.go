@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -439,6 +441,121 @@ func TestDebLifecycleInDebianChroot(t *testing.T) {
 	if units, bins := installs(t, root); len(units)+len(bins) > 0 {
 		t.Errorf("after the purge: units %v, binaries %v", units, bins)
 	}
+
+	// An upgrade from the layout of the builds before this one: the binary
+	// in /usr/local/bin (owning /usr/local/bin), config.env a conffile.
+	old := oldLayoutDeb(t)
+	if err := os.WriteFile(filepath.Join(root, "tmp/old.deb"), []byte(readFile(t, old)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustChroot(t, root, "dpkg -i /tmp/old.deb")
+	oldConf := readFile(t, conf) + "DB_HOST=db3.example.internal\n"
+	if err := os.WriteFile(conf, []byte(oldConf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out = mustChroot(t, root, "dpkg -i /tmp/v1.deb")
+	if got := status(); got != "ii 0.0.1-1" {
+		t.Fatalf("the upgrade from the old layout: status %q\n%s", got, out)
+	}
+	if readFile(t, conf) != oldConf || mode(t, conf) != 0o600 {
+		t.Error("the upgrade from the old layout did not keep config.env")
+	}
+	if st, err := os.Stat(filepath.Join(root, "usr/local/bin")); err != nil || !st.IsDir() {
+		t.Errorf("the upgrade from the old layout left no /usr/local/bin (%v)", err)
+	}
+	if units, bins := installs(t, root); !slices.Equal(units, []string{"/usr/lib/systemd/system/multinic-agent.service"}) || !slices.Equal(bins, []string{pkgBin}) {
+		t.Errorf("the upgrade from the old layout: units %v, binaries %v", units, bins)
+	}
+	mustChroot(t, root, "dpkg -P multinic-agent")
+	if d := treeDiff(before, rootTree(t, root)); len(d) > 0 {
+		t.Errorf("after the upgrade from the old layout and a purge, the system differs from before:\n%s", strings.Join(d, "\n"))
+	}
+}
+
+// oldLayoutDeb builds a .deb laid out as `make packages` built them
+// before (up to commit 47d01d0): the binary in /usr/local/bin, so that the
+// package owned /usr/local and /usr/local/bin, and config.env a conffile.
+func oldLayoutDeb(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]struct {
+		data string
+		mode os.FileMode
+	}{
+		"DEBIAN/control": {"Package: multinic-agent\nVersion: 0.0.0~47d01d0-1\nArchitecture: " + debArch(t) + "\n" +
+			"Maintainer: multinic-agent maintainers <multinic-agent@users.noreply.github.com>\nSection: net\nPriority: optional\n" +
+			"Description: the layout of the builds before issue 15\n", 0o644},
+		"DEBIAN/conffiles":                              {"/etc/multinic-agent/config.env\n", 0o644},
+		"usr/local/bin/multinic-agent":                  {readFile(t, agentBinary(t)), 0o755},
+		"usr/lib/systemd/system/multinic-agent.service": {readFile(t, unitFile), 0o644},
+		"etc/multinic-agent/config.env":                 {readFile(t, templateFile), 0o600},
+	}
+	for name, f := range files {
+		p := filepath.Join(dir, "root", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f.data), f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deb := filepath.Join(dir, "old.deb")
+	if out, err := exec.Command("dpkg-deb", "--root-owner-group", "--build", filepath.Join(dir, "root"), deb).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb --build: %v\n%s", err, out)
+	}
+	return deb
+}
+
+// oldLayoutRPM builds, with the same nfpm, an .rpm laid out as the builds
+// before: the binary in /usr/local/bin and config.env %config(noreplace).
+func oldLayoutRPM(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	conf := `name: multinic-agent
+arch: ` + runtime.GOARCH + `
+platform: linux
+version: 0.0.0~47d01d0
+release: "1"
+maintainer: multinic-agent maintainers <multinic-agent@users.noreply.github.com>
+description: the layout of the builds before issue 15
+license: Apache-2.0
+contents:
+  - src: ` + agentBinary(t) + `
+    dst: /usr/local/bin/multinic-agent
+    file_info: {mode: 0755}
+  - src: ` + abs(unitFile) + `
+    dst: /usr/lib/systemd/system/multinic-agent.service
+  - src: ` + abs(templateFile) + `
+    dst: /etc/multinic-agent/config.env
+    type: config|noreplace
+    file_info: {mode: 0600}
+`
+	if err := os.WriteFile(filepath.Join(dir, "nfpm.yaml"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nfpm := regexp.MustCompile(`(?m)^NFPM\s*:=\s*(.+)$`).FindStringSubmatch(readFile(t, filepath.Join(repoRoot, "Makefile")))
+	if nfpm == nil {
+		t.Fatal("the Makefile sets no NFPM")
+	}
+	args := append(strings.Fields(nfpm[1]), "package", "--config", filepath.Join(dir, "nfpm.yaml"), "--packager", "rpm", "--target", filepath.Join(dir, "old.rpm"))
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nfpm (old layout): %v\n%s", err, out)
+	}
+	return filepath.Join(dir, "old.rpm")
+}
+
+func debArch(t *testing.T) string {
+	t.Helper()
+	return strings.TrimSpace(run(t, "dpkg", "--print-architecture"))
 }
 
 var changedOnce sync.Once
@@ -501,7 +618,7 @@ func TestRPMLifecycleAndRpmlint(t *testing.T) {
 	v1 := buildPackages(t, "0.0.1", templateFile)
 	v2 := buildPackages(t, "0.0.2", changedTemplate(t))
 	work := t.TempDir()
-	for name, src := range map[string]string{"v1.rpm": v1.rpm, "v2.rpm": v2.rpm, "rpmlint.toml": "packaging/rpmlint.toml"} {
+	for name, src := range map[string]string{"v1.rpm": v1.rpm, "v2.rpm": v2.rpm, "old.rpm": oldLayoutRPM(t), "rpmlint.toml": "packaging/rpmlint.toml"} {
 		if err := os.WriteFile(filepath.Join(work, name), []byte(readFile(t, src)), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -521,6 +638,14 @@ step version rpm -q --qf '%{VERSION}-%{RELEASE}\n' multinic-agent
 step erase rpm -e multinic-agent
 test -e /usr/bin/multinic-agent && echo '== binary left' || echo '== binary gone'
 test -e /etc/multinic-agent/config.env && echo '== conf kept' || echo '== conf gone'
+rm -rf /etc/multinic-agent
+step old-install rpm -i --nodeps old.rpm
+echo 'DB_HOST=db3.example.internal' >> /etc/multinic-agent/config.env
+sha256sum /etc/multinic-agent/config.env | sed 's/^/== old-edited /'
+step old-upgrade rpm -U --nodeps v1.rpm
+sha256sum /etc/multinic-agent/config.env | sed 's/^/== old-kept /'
+stat -c '== old-mode %a' /etc/multinic-agent/config.env
+ls /etc/multinic-agent/config.env.rpmsave /usr/local/bin/multinic-agent 2>/dev/null | sed 's/^/== old-left /'
 `
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -549,7 +674,7 @@ exec chroot "$fs/root" /bin/sh -ec "$2"`, "sh", work, steps)
 			lines[k] = v
 		}
 	}
-	for _, step := range []string{"install", "rpmlint", "upgrade", "version", "erase"} {
+	for _, step := range []string{"install", "rpmlint", "upgrade", "version", "erase", "old-install", "old-upgrade"} {
 		if lines[step] != "rc=0" {
 			t.Errorf("%s: %q, want rc=0", step, lines[step])
 		}
@@ -568,6 +693,15 @@ exec chroot "$fs/root" /bin/sh -ec "$2"`, "sh", work, steps)
 	}
 	if lines["conf"] != "kept" {
 		t.Error("rpm -e removed config.env (it holds the operator's settings; rpm has no purge)")
+	}
+	// From a build that shipped config.env as %config(noreplace): rpm saves
+	// the edited file as .rpmsave when the old package goes, and %posttrans
+	// puts it back.
+	if lines["old-edited"] == "" || lines["old-kept"] != lines["old-edited"] || lines["old-mode"] != "600" {
+		t.Errorf("the upgrade from the old layout: config.env %q -> %q, mode %q", lines["old-edited"], lines["old-kept"], lines["old-mode"])
+	}
+	if left := lines["old-left"]; left != "" {
+		t.Errorf("the upgrade from the old layout left %s", left)
 	}
 	if rpmlint := string(out); strings.Contains(rpmlint, ": E: ") || strings.Contains(rpmlint, ": W: ") {
 		t.Errorf("rpmlint reports errors or warnings (see the log above)")

@@ -217,12 +217,12 @@ func TestPackages(t *testing.T) {
 
 	// The maintainer scripts as built, with the shared functions in place.
 	built, _ := filepath.Glob(filepath.Join(b.stage, "*", "*"))
-	if len(built) != 6 {
-		t.Fatalf("want 6 maintainer scripts in %s, found %v", b.stage, built)
+	if len(built) != 7 {
+		t.Fatalf("want 7 maintainer scripts in %s, found %v", b.stage, built)
 	}
 	for _, s := range built {
 		data, _ := os.ReadFile(s)
-		if regexp.MustCompile(`(?m)^@shared@$`).Match(data) {
+		if regexp.MustCompile(`(?m)^@(config|takeover)@$`).Match(data) {
 			t.Errorf("%s: the shared functions were not put in", s)
 		}
 		if out, err := exec.Command("sh", "-n", s).CombinedOutput(); err != nil {
