@@ -240,7 +240,7 @@ func TestUnitSettings(t *testing.T) {
 	// Everything the agent writes must be writable under ProtectSystem=strict;
 	// directories an OS may lack carry "-" so that the unit still starts.
 	rw := strings.Fields(strings.Join(values(ds, "Service", "ReadWritePaths"), " "))
-	for _, p := range []string{"-/etc/netplan", "-/etc/sysconfig/network-scripts", "-/etc/NetworkManager/system-connections", "-/etc/systemd/network", "/run"} {
+	for _, p := range []string{"-/etc/netplan", "-/etc/sysconfig/network-scripts", "-/etc/NetworkManager/system-connections", "-/etc/systemd/network", "-/etc/network/interfaces.d", "/run", "-/proc/sys/net/ipv6/conf"} {
 		if !slices.Contains(rw, p) {
 			t.Errorf("ReadWritePaths lacks %s: %q", p, rw)
 		}

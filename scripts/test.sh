@@ -22,6 +22,7 @@ if [ "$(id -u)" = 0 ]; then
 	have make || missing="$missing make"
 	have chattr || missing="$missing e2fsprogs"
 	have rpm || missing="$missing rpm"
+	have ifup || missing="$missing ifupdown"
 	# The packaging tests: lintian and rpmlint judge the packages,
 	# debootstrap makes the Debian chroot they are installed into.
 	have lintian || missing="$missing lintian"
@@ -84,7 +85,7 @@ say "go test (demo module: the whole tour against the real agent)"
 (cd demo && go test -count=1 -timeout 5m ./...)
 
 say "fuzzing every parser for a short fixed time"
-for pkg in envfile plan netplan ifcfg keyfile networkd; do
+for pkg in envfile plan netplan ifcfg keyfile networkd ifupdown; do
 	for target in $(go test -list '^Fuzz' "./internal/$pkg" | grep '^Fuzz'); do
 		go test -run '^$' -fuzz "^$target\$" -fuzztime 3s "./internal/$pkg" >/dev/null ||
 			{ say "fuzz $pkg.$target found a crasher: see internal/$pkg/testdata/fuzz/$target"; exit 1; }

@@ -17,8 +17,8 @@ template that install-daemon.sh installed, and runs systemctl daemon-reload.
 /etc/multinic-agent/config.env is kept (reinstalling picks it up again).
 
 The network configuration the agent wrote (multinicN files under
-/etc/netplan, /etc/sysconfig/network-scripts, /etc/NetworkManager or
-/etc/systemd/network) stays, and so do the NICs: see docs/daemon.md,
+/etc/netplan, /etc/sysconfig/network-scripts, /etc/NetworkManager,
+/etc/systemd/network or /etc/network/interfaces.d) stays, and so do the NICs: see docs/daemon.md,
 "Uninstall".
 
 Options:

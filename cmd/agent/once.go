@@ -29,6 +29,11 @@ func runOnce(args []string, stdout, stderr io.Writer) int {
 	if w := cfg.PermissionWarning(); w != "" {
 		log.Warn(w)
 	}
+	if err := previousAgent(); err != nil {
+		log.Error("not started", "error", err)
+		fmt.Fprintf(stderr, "multinic-agent once: %v\n", err)
+		return 2
+	}
 	a, err := newAgent(cfg, log, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "multinic-agent once: %v\n", err)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/health"
 	"github.com/multinic-agent/multinic-agent/internal/lock"
 	"github.com/multinic-agent/multinic-agent/internal/metrics"
+	"github.com/multinic-agent/multinic-agent/internal/prevagent"
 )
 
 const runSummary = "Run the daemon: reconcile at start, every POLL_INTERVAL (with jitter and backoff) and soon after the kernel reports a change to a NIC the rows name; serve health and metrics on HEALTH_ADDR:HEALTH_PORT; stop on SIGTERM or SIGINT"
@@ -51,6 +53,12 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if !waitForPreviousAgent(ctx, log, stderr) {
+		return 0
+	}
+
 	lk, err := lock.Acquire(cfg.Path(cfg.LockFile))
 	if err != nil {
 		return fail(err)
@@ -72,6 +80,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		addr := net.JoinHostPort(cfg.HealthAddr, strconv.Itoa(cfg.HealthPort))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
+			if p, ok := prevagent.Holder("/proc", cfg.HealthPort); ok {
+				return fail(fmt.Errorf("cannot listen on HEALTH_ADDR:HEALTH_PORT %s: %s", addr, p.Sentence()))
+			}
 			return fail(fmt.Errorf("cannot listen on HEALTH_ADDR:HEALTH_PORT %s (%v); free the port or set HEALTH_PORT", addr, err))
 		}
 		srv = &http.Server{Handler: health.Handler(state, m.Registry), ReadHeaderTimeout: 5 * time.Second}
@@ -114,8 +125,6 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		Watchdog: watchdog,
 		Log:      log,
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	log.Info("daemon started", "poll_interval", cfg.PollInterval.String(), "jitter", cfg.PollJitter, "nodes", a.nodes)
 	d.Run(ctx)
 	log.Info("stopping")
@@ -125,4 +134,34 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		srv.Shutdown(sctx)
 	}
 	return 0
+}
+
+// waitForPreviousAgent holds the start, changing nothing, while the
+// previous generation of multinic-agent runs on the node: the operator
+// deletes its DaemonSet and this agent takes over by itself. It returns
+// false when the agent is told to stop meanwhile.
+func waitForPreviousAgent(ctx context.Context, log *slog.Logger, stderr io.Writer) bool {
+	const recheck = 2 * time.Second
+	waited := false
+	for {
+		err := previousAgent()
+		if err == nil {
+			if waited {
+				log.Info("the previous multinic-agent stopped; starting")
+			}
+			return true
+		}
+		if !waited {
+			log.Error("waiting for the previous multinic-agent to stop", "error", err)
+			fmt.Fprintf(stderr, "multinic-agent: waiting: %v\n", err)
+			waited = true
+		}
+		// Keep systemd's start timeout from running out while waiting.
+		sd.SdNotify(false, "STATUS=waiting for the previous multinic-agent to stop\nEXTEND_TIMEOUT_USEC=30000000")
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(recheck):
+		}
+	}
 }

@@ -137,6 +137,14 @@ func TestPodSecurity(t *testing.T) {
 // hostPaths the agent reads (ro) or writes (rw), as mounted under /host.
 var hostPaths = map[string]string{
 	"/etc/os-release":                        "ro",
+	"/etc/systemd/system":                    "ro",
+	"/etc/NetworkManager":                    "ro",
+	"/etc/network":                           "ro",
+	"/etc/network/interfaces.d":              "rw",
+	"/usr/sbin":                              "ro",
+	"/sbin":                                  "ro",
+	"/usr/lib/systemd":                       "ro",
+	"/lib/systemd":                           "ro",
 	"/etc/netplan":                           "rw",
 	"/etc/sysconfig/network-scripts":         "rw",
 	"/etc/NetworkManager/system-connections": "rw",
@@ -187,6 +195,37 @@ func TestHostPathsAreOnlyWhatTheAgentWrites(t *testing.T) {
 	for p := range hostPaths {
 		if !seen[p] {
 			t.Errorf("host path %s is not mounted", p)
+		}
+	}
+	// The systemd unit says what the agent writes (ReadWritePaths=,
+	// StateDirectory=): the read-write mounts are those, no more, and every
+	// configuration directory of the unit is one of them.
+	unit, err := os.ReadFile("../systemd/multinic-agent.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var writable []string
+	for _, m := range regexp.MustCompile(`(?m)^ReadWritePaths=(.*)$`).FindAllStringSubmatch(string(unit), -1) {
+		for _, p := range strings.Fields(m[1]) {
+			writable = append(writable, strings.TrimPrefix(p, "-"))
+		}
+	}
+	if m := regexp.MustCompile(`(?m)^StateDirectory=(\S+)$`).FindStringSubmatch(string(unit)); m != nil {
+		writable = append(writable, "/var/lib/"+m[1])
+	}
+	for p, access := range hostPaths {
+		if access != "rw" {
+			continue
+		}
+		if !slices.ContainsFunc(writable, func(w string) bool { return p == w || strings.HasPrefix(p, w+"/") }) {
+			t.Errorf("host path %s is mounted read-write, but the unit does not let the agent write it (ReadWritePaths %v)", p, writable)
+		}
+	}
+	for _, w := range writable {
+		// /proc/sys is the container runtime's, read-only in an
+		// unprivileged container: it cannot come from a host path.
+		if strings.HasPrefix(w, "/etc/") && hostPaths[w] != "rw" {
+			t.Errorf("the unit lets the agent write %s, which the DaemonSet does not mount read-write", w)
 		}
 	}
 	if env := envOf(c); env["ROOT_DIR"] != "/host" {

@@ -100,6 +100,27 @@ func TestConfigFileErrors(t *testing.T) {
 	}
 }
 
+func TestPreviousAgentKeysAreAcceptedAndNamed(t *testing.T) {
+	c, err := load(t, "MAX_RETRIES=3\nRETRY_DELAY=2s\nCOMMAND_TIMEOUT=30s\nBACKUP_DIR=/var/lib/multinic/backups\nDB_HOTS=x\nPOLL_INTERVAL=10s\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"BACKUP_DIR", "COMMAND_TIMEOUT", "MAX_RETRIES", "RETRY_DELAY"}; strings.Join(c.Previous, " ") != strings.Join(want, " ") {
+		t.Errorf("previous agent's keys %v, want %v", c.Previous, want)
+	}
+	if strings.Join(c.Unknown, " ") != "DB_HOTS" {
+		t.Errorf("unknown keys %v, want only DB_HOTS", c.Unknown)
+	}
+	for _, k := range c.Previous {
+		if PreviousKeys[k] == "" {
+			t.Errorf("%s: no sentence saying what replaced it", k)
+		}
+	}
+	if c.PollInterval != 10*time.Second {
+		t.Errorf("the keys around them were not read: POLL_INTERVAL %s", c.PollInterval)
+	}
+}
+
 func TestNodeNames(t *testing.T) {
 	c := &Config{NodeName: "node1.novalocal"}
 	if n, _ := c.NodeNames(); len(n) != 1 || n[0] != "node1.novalocal" {

@@ -23,3 +23,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func FuzzQuote(f *testing.F) {
+	for _, s := range []string{"plain", "", " a b ", `it's $"\`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		q, err := Quote(v)
+		if err != nil {
+			return
+		}
+		got, err := Parse("fuzz", []byte("KEY="+q+"\n"))
+		if err != nil || got["KEY"] != v {
+			t.Fatalf("KEY=%s read back as %q (%v), want %q", q, got["KEY"], err, v)
+		}
+	})
+}

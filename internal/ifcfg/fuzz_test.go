@@ -10,3 +10,7 @@ import (
 )
 
 func FuzzParse(f *testing.F) { netconftest.Fuzz(f, Backend{}, nil) }
+
+func FuzzParsePrevious(f *testing.F) {
+	netconftest.FuzzPrevious(f, Backend{}, "/etc/sysconfig/network-scripts/ifcfg-multinic1", "/etc/sysconfig/network-scripts/ifcfg-multinic3")
+}

@@ -36,6 +36,9 @@ type Link struct {
 	// DADFailed are those of Addrs that IPv6 duplicate address detection
 	// found in use by another host: present, but never used by the kernel.
 	DADFailed []netip.Prefix
+	// RA is what the link learns from router advertisements. List leaves
+	// it unread (not Known); Handle.RA reads it for the links that matter.
+	RA RA
 }
 
 // Handle is a netlink socket bound to one network namespace.

@@ -60,7 +60,8 @@ func TestToolsDoNotInheritSettings(t *testing.T) {
 }
 
 // TestEveryToolStartsThroughCommand reads the agent's source: a process
-// started anywhere but Command would inherit the password again.
+// started anywhere but netconf.Run and netconf.Output (through command)
+// would inherit the password again.
 func TestEveryToolStartsThroughCommand(t *testing.T) {
 	root := filepath.Join("..", "..")
 	self := filepath.Join(root, "internal", "netconf", "parse.go")
@@ -109,6 +110,6 @@ func TestEveryToolStartsThroughCommand(t *testing.T) {
 		}
 	}
 	for _, f := range found {
-		t.Errorf("%s starts a process without netconf.Command (the child would inherit DB_PASSWORD)", f)
+		t.Errorf("%s starts a process without netconf.Run or netconf.Output (the child would inherit DB_PASSWORD)", f)
 	}
 }

@@ -60,17 +60,20 @@ func ParseMTU(s string) (int, error) {
 	return n, nil
 }
 
-// Command returns the command for one of the tools the agent runs
-// (netplan, networkctl, nmcli), the one way every tool is started: it dies
-// with the agent, and its environment is the agent's without the agent's
-// own settings (DB_PASSWORD and every other configuration key, which
-// systemd's EnvironmentFile= puts in the environment) and without systemd's
-// notification and watchdog variables, which are for the agent alone.
-func Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+// toolTimeout bounds every tool the agent runs.
+const toolTimeout = 60 * time.Second
+
+// command prepares a run of one of the tools the agent runs (netplan,
+// networkctl, nmcli, ifup), the one way every tool is started (Run and
+// Output): it must not outlive the agent (killed with -9, say; the next
+// start runs the activation again instead), and its environment is the
+// agent's without the agent's own settings (DB_PASSWORD and every other
+// configuration key, which systemd's EnvironmentFile= puts in the
+// environment) and without systemd's notification and watchdog variables,
+// which are for the agent alone.
+func command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = ChildEnv(os.Environ())
-	// A tool must not outlive the agent (killed with -9, say): the next
-	// start runs the activation again instead.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
 }
@@ -99,20 +102,37 @@ func ChildEnv(env []string) []string {
 	return out
 }
 
-// Run executes an activation command (see Command) with a timeout and
-// returns an error carrying its output when it fails.
+// Run executes an activation command with a timeout and returns an error
+// carrying its output when it fails.
 func Run(ctx context.Context, name string, args ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, toolTimeout)
 	defer cancel()
-	cmd := Command(ctx, name, args...)
+	cmd := command(ctx, name, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(out.String())
-		if len(msg) > 2000 {
-			msg = msg[:2000] + "…"
-		}
-		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, msg)
+		return toolError(name, args, err, out.String())
 	}
 	return nil
+}
+
+// Output runs a query tool like Run and returns its standard output.
+func Output(ctx context.Context, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, toolTimeout)
+	defer cancel()
+	cmd := command(ctx, name, args...)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", toolError(name, args, err, stderr.String())
+	}
+	return out.String(), nil
+}
+
+func toolError(name string, args []string, err error, output string) error {
+	msg := strings.TrimSpace(output)
+	if len(msg) > 2000 {
+		msg = msg[:2000] + "…"
+	}
+	return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, msg)
 }

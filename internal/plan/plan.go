@@ -8,7 +8,6 @@
 package plan
 
 import (
-	"bytes"
 	"fmt"
 	"io/fs"
 	"net/netip"
@@ -17,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/multinic-agent/multinic-agent/internal/claims"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/store"
@@ -28,9 +28,15 @@ type Kind int
 // Actions, in the order they are applied for one interface.
 const (
 	WriteFile Kind = iota
+	// Adopt rewrites, as the agent's own, a file the previous generation
+	// of multinic-agent wrote at the same path; the old one is backed up.
+	Adopt
 	DeleteFile
 	Rename
 	SetMTU
+	// DisableRA sets the link's IPv6 accept_ra and autoconf to 0 before it
+	// is up: a managed NIC never learns addresses or routes from the network.
+	DisableRA
 	DelAddr
 	AddAddr
 	SetUp
@@ -48,7 +54,10 @@ type Action struct {
 	New   []byte
 	Mode  fs.FileMode // WriteFile: mode to write
 	// OldMode is the previous file's mode, for restoring it.
-	OldMode     fs.FileMode
+	OldMode fs.FileMode
+	// Backup is set when Old is the previous multinic-agent's file: a copy
+	// is kept before it is replaced or deleted.
+	Backup      bool
 	From, To    string // Rename
 	OldMTU, MTU int    // SetMTU
 	Addr        netip.Prefix
@@ -61,12 +70,16 @@ func (a Action) String() string {
 			return "create " + a.Path
 		}
 		return "rewrite " + a.Path
+	case Adopt:
+		return "adopt " + a.Path + " (written by the previous multinic-agent): back it up, rewrite it as the agent's own"
 	case DeleteFile:
 		return "delete " + a.Path
 	case Rename:
 		return fmt.Sprintf("rename %s -> %s", a.From, a.To)
 	case SetMTU:
 		return fmt.Sprintf("set mtu %d -> %d", a.OldMTU, a.MTU)
+	case DisableRA:
+		return "stop learning from router advertisements: IPv6 accept_ra 0, autoconf 0"
 	case DelAddr:
 		return "remove address " + a.Addr.String()
 	case AddAddr:
@@ -102,6 +115,18 @@ type Iface struct {
 	Err     error
 	ErrKind string
 	Actions []Action
+	// Claims are the entries of configuration that is not the agent's that
+	// also take in the row's NIC (by MAC or by the name it gets); the row
+	// fails when one of them takes effect on this node.
+	Claims []Claim
+}
+
+// Claim is another configuration's entry for a row's NIC.
+type Claim struct {
+	claims.Claim
+	// TakesEffect is set when something on this node reads it before the
+	// agent's own file.
+	TakesEffect bool
 }
 
 // Classes of Iface.Err.
@@ -124,9 +149,10 @@ func (i Iface) State() string {
 		return StateMissing
 	case len(i.Actions) == 0:
 		return StateConfigured
-	case i.Row.Success:
+	case i.Row.Success && slices.ContainsFunc(i.Actions, func(a Action) bool { return a.Drift != "" }):
 		return StateDrifted
 	}
+	// Taking over the previous agent's files is no drift.
 	return StatePending
 }
 
@@ -164,7 +190,16 @@ type Input struct {
 	Files []netconf.Owned
 	// Protected maps link indexes that must never be changed to the reason.
 	Protected map[int]string
-	Backend   netconf.Backend
+	// DefaultRoute holds the links carrying a default route. They are
+	// never changed either, but for the agent's own NICs (named multinicN,
+	// with the agent's files for their MAC): a route that arrives on one
+	// of those does not lock the agent out of it.
+	DefaultRoute map[int]bool
+	Backend      netconf.Backend
+	// Claims are what configuration that is not the agent's says about
+	// NICs, and ClaimsRead the families of it that take effect on this node.
+	Claims     []claims.Claim
+	ClaimsRead map[string]bool
 	// PrevAbsent holds the orphan paths of the previous successful read.
 	PrevAbsent map[string]bool
 }
@@ -263,7 +298,7 @@ func Build(in Input) Plan {
 		}
 		l := cands[0]
 		it.Link = l
-		if why, ok := in.Protected[l.Index]; ok {
+		if why, ok := protection(in, l); ok {
 			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) %s; it is never changed", it.Row.ID, l.Name, l.MAC, why))
 			continue
 		}
@@ -283,6 +318,7 @@ func Build(in Input) Plan {
 	}
 
 	assignNames(p.Ifaces, in.Links, in.Files)
+	checkClaims(p.Ifaces, in)
 
 	// Decide each row's actions.
 	rendered := map[string]bool{}
@@ -298,7 +334,7 @@ func Build(in Input) Plan {
 		if it.Err != nil || it.Link == nil {
 			continue
 		}
-		acts, err := ifaceActions(it, want, in.Files, filesByPath)
+		acts, err := ifaceActions(it, in.Backend, want, in.Files, filesByPath)
 		if err != nil {
 			it.fail(ErrConflict, err)
 			continue
@@ -308,6 +344,44 @@ func Build(in Input) Plan {
 
 	p.Orphans, p.Absent = orphans(in, rowMACs, rendered, byMAC)
 	return p
+}
+
+// checkClaims records, for each named row, the configuration that is not
+// the agent's and also takes in its NIC, and fails the row when one such
+// entry takes effect on this node: two configurations would fight over it.
+func checkClaims(ifaces []Iface, in Input) {
+	for k := range ifaces {
+		it := &ifaces[k]
+		if it.Want.Name == "" {
+			continue
+		}
+		for _, c := range in.Claims {
+			if !c.Matches(it.Want.MAC, it.Want.Name) {
+				continue
+			}
+			effect := in.ClaimsRead[c.Family] && c.Wins(it.Want.Name)
+			it.Claims = append(it.Claims, Claim{Claim: c, TakesEffect: effect})
+			if it.Err == nil && effect {
+				it.fail(ErrConflict, fmt.Errorf("row %d: %s is not the agent's and also configures this NIC, and it takes effect on this node: the two would fight over %s at every boot and reload; remove that entry (for cloud-init, write `network: {config: disabled}` to /etc/cloud/cloud.cfg.d/99-disable-network-config.cfg) so the agent can manage the NIC", it.Row.ID, c, it.Want.Name))
+			}
+		}
+	}
+}
+
+// protection says why l must never be changed, if it must not.
+func protection(in Input, l *links.Link) (string, bool) {
+	if why, ok := in.Protected[l.Index]; ok {
+		return why, true
+	}
+	if !in.DefaultRoute[l.Index] {
+		return "", false
+	}
+	if isManagedName(l.Name) && slices.ContainsFunc(in.Files, func(f netconf.Owned) bool {
+		return !f.Foreign && f.Name == l.Name && f.Iface.MAC == l.MAC
+	}) {
+		return "", false
+	}
+	return "carries a default route", true
 }
 
 func names(ls []*links.Link) string {
@@ -401,10 +475,13 @@ func isManagedName(n string) bool {
 	return len(n) == len("multinic0") && strings.HasPrefix(n, "multinic") && n[8] >= '0' && n[8] <= '9'
 }
 
-func ifaceActions(it *Iface, want []netconf.File, files []netconf.Owned, byPath map[string]netconf.Owned) ([]Action, error) {
+func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files []netconf.Owned, byPath map[string]netconf.Owned) ([]Action, error) {
 	var acts []Action
+	// A row at 1 whose interface differs has drifted; but not one the
+	// previous agent configured, whose files are taken over now.
+	takeover := slices.ContainsFunc(want, func(f netconf.File) bool { return byPath[f.Path].Legacy })
 	drift := func(kind string) string {
-		if it.Row.Success {
+		if it.Row.Success && !takeover {
 			return kind
 		}
 		return ""
@@ -414,13 +491,20 @@ func ifaceActions(it *Iface, want []netconf.File, files []netconf.Owned, byPath 
 		wanted[f.Path] = true
 		cur, ok := byPath[f.Path]
 		if ok && cur.Foreign {
-			return nil, fmt.Errorf("row %d: %s exists but was not written by multinic-agent (no %q first line); move it away so the agent can manage %s", it.Row.ID, f.Path, netconf.Marker, it.Want.Name)
+			why := ""
+			if cur.Err != nil {
+				why = fmt.Sprintf(", nor the previous multinic-agent's as it wrote it (%v)", cur.Err)
+			}
+			return nil, fmt.Errorf("row %d: %s exists but was not written by multinic-agent (no %q first line)%s; move it away so the agent can manage %s", it.Row.ID, f.Path, netconf.Marker, why, it.Want.Name)
 		}
-		if ok && bytes.Equal(cur.Content, f.Content) && cur.Mode == f.Mode {
+		if ok && !cur.Legacy && netconf.Same(backend, f.Path, cur.Content, f.Content) && cur.Mode == f.Mode {
 			continue
 		}
 		a := Action{Kind: WriteFile, Path: f.Path, New: f.Content, Mode: f.Mode}
-		if ok {
+		switch {
+		case ok && cur.Legacy:
+			a.Kind, a.Old, a.OldMode, a.Backup = Adopt, cur.Content, cur.Mode, true
+		case ok:
 			a.Old, a.OldMode, a.Drift = cur.Content, cur.Mode, drift("file")
 		}
 		acts = append(acts, a)
@@ -430,7 +514,7 @@ func ifaceActions(it *Iface, want []netconf.File, files []netconf.Owned, byPath 
 		if f.Foreign || wanted[f.Path] || f.Iface.MAC != it.Want.MAC {
 			continue
 		}
-		acts = append(acts, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode, Drift: drift("file")})
+		acts = append(acts, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode, Backup: f.Legacy, Drift: drift("file")})
 	}
 
 	l := it.Link
@@ -439,6 +523,9 @@ func ifaceActions(it *Iface, want []netconf.File, files []netconf.Owned, byPath 
 	}
 	if it.Want.MTU > 0 && l.MTU != it.Want.MTU {
 		acts = append(acts, Action{Kind: SetMTU, OldMTU: l.MTU, MTU: it.Want.MTU, Drift: drift("mtu")})
+	}
+	if !l.RA.Off() {
+		acts = append(acts, Action{Kind: DisableRA, Drift: drift("ra")})
 	}
 	has := false
 	for _, a := range l.Addrs {
@@ -494,14 +581,14 @@ func orphans(in Input, rowMACs, rendered map[string]bool, byMAC map[string][]*li
 			o.Link = cands[0]
 		}
 		if o.Link != nil {
-			if why, ok := in.Protected[o.Link.Index]; ok {
+			if why, ok := protection(in, o.Link); ok {
 				o.Kept = fmt.Sprintf("link %s %s", o.Link.Name, why)
 				out = append(out, *o)
 				continue
 			}
 		}
 		for _, f := range o.Files {
-			o.Actions = append(o.Actions, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode})
+			o.Actions = append(o.Actions, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode, Backup: f.Legacy})
 		}
 		if o.Link != nil {
 			for _, a := range o.Link.Addrs {

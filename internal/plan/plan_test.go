@@ -4,12 +4,15 @@
 package plan
 
 import (
+	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/netconf/netconftest"
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
 	"github.com/multinic-agent/multinic-agent/internal/store"
 )
@@ -180,5 +183,189 @@ func TestForeignFileIsNotOverwritten(t *testing.T) {
 	// multinic0 is held by the foreign file: the row gets multinic1.
 	if p.Ifaces[0].Err != nil || p.Ifaces[0].Want.Name != "multinic1" || len(p.Orphans) != 0 {
 		t.Fatalf("got name %q err %v orphans %v", p.Ifaces[0].Want.Name, p.Ifaces[0].Err, p.Orphans)
+	}
+}
+
+// previous is a file of the previous multinic-agent as the scanner finds it.
+func previous(t *testing.T, p netconftest.Previous) netconf.Owned {
+	t.Helper()
+	path := netplan.Path(p.Name)
+	content := netconftest.PreviousNetplan(p)
+	i, err := netplan.Backend{}.ParseLegacy(path, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return netconf.Owned{Path: path, Name: p.Name, Content: content, Mode: 0o644, Iface: i, Legacy: true}
+}
+
+func TestAdoptsPreviousAgentFiles(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	configured := func() links.Link {
+		l := nic(5, "multinic1", mac, "10.0.0.5/24")
+		l.MTU = 9000
+		return l
+	}
+	success := func(r store.Row) store.Row { r.Success = true; return r }
+	cases := []struct {
+		name  string
+		rows  []store.Row
+		link  links.Link
+		file  netconf.Owned
+		kinds []Kind
+		state string
+		err   string
+	}{
+		{
+			name:  "a node the previous agent configured: adopt only, no live change",
+			rows:  []store.Row{success(row(1, "FA:16:3E:00:00:01", "10.0.0.5", "10.0.0.0/24", 9000))},
+			link:  configured(),
+			file:  previous(t, netconftest.Previous{Name: "multinic1", MAC: "FA:16:3E:00:00:01", Addr: "10.0.0.5/24", MTU: 9000}),
+			kinds: []Kind{Adopt},
+			state: StatePending,
+		},
+		{
+			name:  "the row changed since the previous agent wrote the file: adopt and the change",
+			rows:  []store.Row{success(row(1, mac, "10.0.0.5", "10.0.0.0/24", 1500))},
+			link:  configured(),
+			file:  previous(t, netconftest.Previous{Name: "multinic1", MAC: mac, Addr: "10.0.0.5/24", MTU: 9000}),
+			kinds: []Kind{Adopt, SetMTU},
+			state: StatePending,
+		},
+		{
+			name: "someone else's file at the path stays refused",
+			rows: []store.Row{success(row(1, mac, "10.0.0.5", "10.0.0.0/24", 9000))},
+			link: configured(),
+			file: netconf.Owned{Path: netplan.Path("multinic1"), Name: "multinic1", Content: []byte("network: {}\n"), Mode: 0o600, Foreign: true,
+				Err: errors.New("routes is not a key the previous agent wrote")},
+			state: StateFailed,
+			err:   "nor the previous multinic-agent's as it wrote it (routes is not a key",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := build(c.rows, []links.Link{nic(1, "lo", ""), c.link}, []netconf.Owned{c.file})
+			it := p.Ifaces[0]
+			var kinds []Kind
+			for _, a := range it.Actions {
+				kinds = append(kinds, a.Kind)
+			}
+			if !slices.Equal(kinds, c.kinds) {
+				t.Errorf("actions %v, want kinds %v", it.Actions, c.kinds)
+			}
+			if it.State() != c.state {
+				t.Errorf("state %s, want %s", it.State(), c.state)
+			}
+			if c.err == "" && (it.Err != nil || !it.WantSuccess()) {
+				t.Errorf("error %v; netplan_success would become %v", it.Err, it.WantSuccess())
+			}
+			if c.err != "" && (it.Err == nil || !strings.Contains(it.Err.Error(), c.err) || it.ErrKind != ErrConflict) {
+				t.Errorf("error %v (%s), want a conflict with %q", it.Err, it.ErrKind, c.err)
+			}
+			if c.err == "" && len(p.Orphans) != 0 {
+				t.Errorf("orphans %+v", p.Orphans)
+			}
+		})
+	}
+}
+
+func TestPreviousAgentFileWithoutRowIsAnOrphan(t *testing.T) {
+	f := previous(t, netconftest.Previous{Name: "multinic2", MAC: "fa:16:3e:00:00:02", Addr: "10.0.0.6/24", MTU: 1500})
+	ls := []links.Link{nic(1, "lo", ""), nic(6, "multinic2", "fa:16:3e:00:00:02", "10.0.0.6/24")}
+	first := build(nil, ls, []netconf.Owned{f})
+	if len(first.Orphans) != 1 || first.Orphans[0].Confirmed || !slices.Equal(first.Absent, []string{f.Path}) {
+		t.Fatalf("first read: orphans %+v, absent %v", first.Orphans, first.Absent)
+	}
+	second := Build(Input{Links: ls, Files: []netconf.Owned{f}, Backend: netplan.Backend{}, PrevAbsent: map[string]bool{f.Path: true}})
+	o := second.Orphans[0]
+	if !o.Confirmed || len(o.Actions) != 3 || o.Actions[0].Kind != DeleteFile || string(o.Actions[0].Old) != string(f.Content) {
+		t.Fatalf("second read: %+v", o)
+	}
+}
+
+func TestProtection(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	r := row(1, mac, "10.0.0.5", "10.0.0.0/24", 1500)
+	own := owned(netplan.Backend{}, netconf.Iface{RowID: 1, Name: "multinic0", MAC: mac, Addr: netip.MustParsePrefix("10.0.0.5/24"), MTU: 1500})
+	cases := []struct {
+		name      string
+		link      links.Link
+		files     []netconf.Owned
+		protected map[int]string
+		defaults  map[int]bool
+		want      string // "" when the row goes on
+	}{
+		{"loopback", nic(5, "eth1", mac), nil, map[int]string{5: "is the loopback"}, nil, "is the loopback"},
+		{"listed in PROTECTED_INTERFACES", nic(5, "eth1", mac), nil, map[int]string{5: "is listed in PROTECTED_INTERFACES"}, nil, "PROTECTED_INTERFACES"},
+		{"route to the database", nic(5, "eth1", mac), nil, map[int]string{5: "carries the route to the database (192.0.2.1)"}, nil, "route to the database"},
+		{"default route on a NIC the agent does not manage yet", nic(5, "eth1", mac), nil, nil, map[int]bool{5: true}, "carries a default route"},
+		{"default route on the agent's own NIC", nic(5, "multinic0", mac), []netconf.Owned{own}, nil, map[int]bool{5: true}, ""},
+		{"default route on a multinicN the agent has no file for", nic(5, "multinic0", mac), nil, nil, map[int]bool{5: true}, "carries a default route"},
+		{"the route to the database on the agent's own NIC", nic(5, "multinic0", mac), []netconf.Owned{own}, map[int]string{5: "carries the route to the database (10.0.0.9)"}, map[int]bool{5: true}, "route to the database"},
+		{"a port of a bridge", func() links.Link { l := nic(5, "eth1", mac); l.Master = 9; return l }(), nil, nil, nil, "is a port of another link"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := Build(Input{Rows: []store.Row{r}, Links: []links.Link{c.link}, Files: c.files, Protected: c.protected, DefaultRoute: c.defaults, Backend: netplan.Backend{}})
+			it := p.Ifaces[0]
+			switch {
+			case c.want == "" && it.Err != nil:
+				t.Errorf("refused: %v", it.Err)
+			case c.want != "" && (it.Err == nil || it.ErrKind != ErrProtected || !strings.Contains(it.Err.Error(), c.want)):
+				t.Errorf("error %v (%s), want protected: %q", it.Err, it.ErrKind, c.want)
+			case c.want != "" && len(it.Actions) > 0:
+				t.Errorf("actions on a protected link: %v", it.Actions)
+			}
+		})
+	}
+}
+
+func TestOrphanOnTheAgentsOwnNICWithADefaultRouteIsRemoved(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	own := owned(netplan.Backend{}, netconf.Iface{RowID: 1, Name: "multinic0", MAC: mac, Addr: netip.MustParsePrefix("10.0.0.5/24")})
+	for _, c := range []struct {
+		name string
+		link links.Link
+		kept bool
+	}{
+		{"the agent's own NIC", nic(5, "multinic0", mac, "10.0.0.5/24"), false},
+		{"a NIC that carries the name but not the MAC's files", nic(5, "eth1", mac, "10.0.0.5/24"), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := Build(Input{Links: []links.Link{c.link}, Files: []netconf.Owned{own}, DefaultRoute: map[int]bool{5: true},
+				Backend: netplan.Backend{}, PrevAbsent: map[string]bool{own.Path: true}})
+			o := p.Orphans[0]
+			if (o.Kept != "") != c.kept || (!c.kept && len(o.Actions) == 0) {
+				t.Errorf("kept %q, actions %v; want kept=%v", o.Kept, o.Actions, c.kept)
+			}
+		})
+	}
+}
+
+func TestManagedNICsStopLearningFromRouterAdvertisements(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	r := row(1, mac, "10.0.0.5", "10.0.0.0/24", 1500)
+	for _, c := range []struct {
+		name string
+		ra   links.RA
+		want bool
+	}{
+		{"kernel defaults", links.RA{Known: true, AcceptRA: 1, Autoconf: 1}, true},
+		{"autoconf alone", links.RA{Known: true, AcceptRA: 0, Autoconf: 1}, true},
+		{"accept_ra 2 (even when forwarding)", links.RA{Known: true, AcceptRA: 2, Autoconf: 0}, true},
+		{"already off", links.RA{Known: true}, false},
+		{"no IPv6 on the link", links.RA{}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := nic(5, "eth1", mac)
+			l.Up, l.RA = false, c.ra
+			acts := build([]store.Row{r}, []links.Link{l}, nil).Ifaces[0].Actions
+			ra, up := slices.IndexFunc(acts, func(a Action) bool { return a.Kind == DisableRA }), slices.IndexFunc(acts, func(a Action) bool { return a.Kind == SetUp })
+			if (ra >= 0) != c.want {
+				t.Fatalf("actions %v: DisableRA present %v, want %v", acts, ra >= 0, c.want)
+			}
+			if c.want && ra > up {
+				t.Errorf("actions %v: the link comes up before it stops learning", acts)
+			}
+		})
 	}
 }

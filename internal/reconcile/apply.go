@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -133,6 +135,11 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		default:
 			row.Changed = true
 			res.Changed = true
+			for _, a := range u.acts {
+				if a.Kind == plan.Adopt {
+					row.Adopted++
+				}
+			}
 		}
 	}
 	for k := range res.Rows {
@@ -191,6 +198,10 @@ func (r *Reconciler) do(u *unit) error {
 		if !a.Touches() {
 			u.paths = append(u.paths, a.Path)
 		}
+		if a.Kind == plan.Adopt {
+			u.log.Info("adopted a file of the previous multinic-agent; it is managed as the agent's own from now on", "path", a.Path)
+			continue
+		}
 		u.log.Info("applied", "action", a.String(), "drift", a.Drift)
 	}
 	return nil
@@ -201,8 +212,15 @@ func (r *Reconciler) act(u *unit, a plan.Action) error {
 	if u.before != nil {
 		idx = u.before.Index
 	}
+	if a.Backup {
+		kept, err := r.backUp(a.Path, a.Old)
+		if err != nil {
+			return fmt.Errorf("keeping a copy of the previous multinic-agent's %s: %w", a.Path, err)
+		}
+		u.log.Info("kept a copy of the previous multinic-agent's file", "path", a.Path, "backup", kept)
+	}
 	switch a.Kind {
-	case plan.WriteFile:
+	case plan.WriteFile, plan.Adopt:
 		return atomicfile.Write(r.path(a.Path), a.New, a.Mode)
 	case plan.DeleteFile:
 		return atomicfile.Remove(r.path(a.Path))
@@ -210,6 +228,8 @@ func (r *Reconciler) act(u *unit, a plan.Action) error {
 		return r.Links.Rename(idx, a.To)
 	case plan.SetMTU:
 		return r.Links.SetMTU(idx, a.MTU)
+	case plan.DisableRA:
+		return r.Links.SetRA(idx, links.RA{Known: true})
 	case plan.DelAddr:
 		return r.Links.DelAddr(idx, a.Addr)
 	case plan.AddAddr:
@@ -220,6 +240,22 @@ func (r *Reconciler) act(u *unit, a plan.Action) error {
 		return r.Links.SetUp(idx, false)
 	}
 	return fmt.Errorf("unknown action %d", a.Kind)
+}
+
+// backUp keeps old, the previous agent's content of path, under
+// BackupDir before the agent replaces or deletes it. A copy already there
+// is never overwritten: a different content gets a time-stamped name.
+func (r *Reconciler) backUp(path string, old []byte) (string, error) {
+	dst := r.path(filepath.Join(BackupDir, path))
+	switch cur, err := os.ReadFile(dst); {
+	case err == nil && bytes.Equal(cur, old):
+		return dst, nil
+	case err == nil:
+		dst += "." + time.Now().UTC().Format("20060102T150405.000000000Z")
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", err
+	}
+	return dst, atomicfile.Write(dst, old, 0o600)
 }
 
 // undo restores the files the unit changed and the link's state from
@@ -260,6 +296,11 @@ func (r *Reconciler) restoreLink(want links.Link) error {
 	}
 	if cur.MTU != want.MTU {
 		errs = append(errs, r.Links.SetMTU(want.Index, want.MTU))
+	}
+	if want.RA.Known {
+		if ra, err := r.Links.RA(want.Index); err != nil || ra != want.RA {
+			errs = append(errs, r.Links.SetRA(want.Index, want.RA))
+		}
 	}
 	for _, a := range cur.Addrs {
 		if !slices.Contains(want.Addrs, a) {
@@ -487,6 +528,13 @@ func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, ls []links.Link) error
 	if !l.Up {
 		errs = append(errs, errors.New("link is down"))
 	}
+	if it.Link.RA.Known {
+		if ra, err := r.Links.RA(l.Index); err != nil {
+			errs = append(errs, err)
+		} else if !ra.Off() {
+			errs = append(errs, fmt.Errorf("the link still learns from router advertisements (%s)", ra))
+		}
+	}
 	errs = append(errs, r.verifyFiles(u))
 	return errors.Join(errs...)
 }
@@ -511,7 +559,7 @@ func (r *Reconciler) verifyFiles(u *unit) error {
 	var errs []error
 	for _, a := range u.done {
 		switch a.Kind {
-		case plan.WriteFile:
+		case plan.WriteFile, plan.Adopt:
 			data, err := os.ReadFile(r.path(a.Path))
 			if err != nil {
 				errs = append(errs, err)

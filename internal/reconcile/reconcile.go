@@ -7,6 +7,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/atomicfile"
+	"github.com/multinic-agent/multinic-agent/internal/claims"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
@@ -30,6 +32,11 @@ import (
 // StatePath is where the agent keeps what must survive a restart (the
 // orphans seen in the last read), under ROOT_DIR.
 const StatePath = "/var/lib/multinic-agent/state.json"
+
+// BackupDir keeps, under ROOT_DIR and at their own paths below it, the
+// files of the previous generation of multinic-agent that were adopted
+// or removed.
+const BackupDir = "/var/lib/multinic-agent/previous-agent"
 
 // Reconciler holds what a cycle needs. Cycles never overlap.
 type Reconciler struct {
@@ -44,8 +51,11 @@ type Reconciler struct {
 	ProtectedNames []string
 	// DBHost is the database host when reached over TCP ("" for a socket):
 	// the link that routes to it is protected.
-	DBHost      string
-	Activate    bool
+	DBHost   string
+	Activate bool
+	// ClaimsRead are the families of configuration that take effect on
+	// this node (claims.Read); nil means those of Backend.
+	ClaimsRead  map[string]bool
 	Concurrency int
 	// Probe, when set, tells whether a default gateway answers (an ICMP
 	// echo); a gateway that answered before a cycle's link changes must
@@ -63,6 +73,7 @@ type Reconciler struct {
 	retries  map[int64]*retry
 	inFlight atomic.Int64
 	scanner  *netconf.Scanner
+	claims   map[string]parsedClaims
 	render   *renderCache
 	view     *kernelView
 	trusted  atomic.Bool
@@ -154,8 +165,10 @@ type RowResult struct {
 	// Skipped when the agent stopped before applying it.
 	Deferred, Skipped bool
 	Changed           bool
-	Drifts            []string
-	Duration          time.Duration
+	// Adopted counts the previous agent's files taken over for the row.
+	Adopted  int
+	Drifts   []string
+	Duration time.Duration
 }
 
 // Failed counts rows that did not converge.
@@ -189,7 +202,7 @@ func (r *Reconciler) read(ctx context.Context) (plan.Input, error) {
 	if err != nil {
 		return plan.Input{}, fmt.Errorf("%w: %w", ErrDB, err)
 	}
-	in, err := r.observe(ctx)
+	in, err := r.observe(ctx, rows)
 	if err != nil {
 		return plan.Input{}, err
 	}
@@ -202,6 +215,14 @@ func (r *Reconciler) read(ctx context.Context) (plan.Input, error) {
 type renderCache struct {
 	netconf.Backend
 	files map[netconf.Iface][]netconf.File
+}
+
+// Canonical implements netconf.Canonical for the backends that have it.
+func (c *renderCache) Canonical(path string, content []byte) []byte {
+	if cb, ok := c.Backend.(netconf.Canonical); ok {
+		return cb.Canonical(path, content)
+	}
+	return content
 }
 
 // Render implements netconf.Backend.
@@ -221,7 +242,12 @@ func (c *renderCache) Render(i netconf.Iface) []netconf.File {
 type kernelView struct {
 	links     []links.Link
 	protected map[int]string
-	at        time.Time
+	// defaults are the links carrying a default route in the main table.
+	defaults map[int]bool
+	// raRead marks the links whose router advertisement settings were
+	// read into links (those that rows name).
+	raRead map[int]bool
+	at     time.Time
 }
 
 // maxViewAge bounds how long a cached kernel view is trusted even when no
@@ -237,34 +263,67 @@ func (r *Reconciler) TrustKernelEvents() { r.trusted.Store(true) }
 // next cycle reads the kernel again.
 func (r *Reconciler) Invalidate() { r.dirty.Store(true) }
 
-// kernel returns the links and the protected ones, from the cached view
-// when nothing changed since it was taken.
-func (r *Reconciler) kernel(ctx context.Context) ([]links.Link, map[int]string, error) {
+// kernel returns the kernel's view, the cached one when nothing changed
+// since it was taken.
+func (r *Reconciler) kernel(ctx context.Context) (*kernelView, error) {
 	dirty := r.dirty.Swap(false)
 	if v := r.view; v != nil && r.trusted.Load() && !dirty && time.Since(v.at) < maxViewAge {
-		return v.links, v.protected, nil
+		return v, nil
 	}
 	r.view = nil
 	ls, err := r.Links.List()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	prot, err := r.protected(ctx, ls)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	r.view = &kernelView{links: ls, protected: prot, at: time.Now()}
-	return ls, prot, nil
+	def, err := r.Links.DefaultRouteLinks()
+	if err != nil {
+		return nil, err
+	}
+	r.view = &kernelView{links: ls, protected: prot, defaults: def, raRead: map[int]bool{}, at: time.Now()}
+	return r.view, nil
 }
 
-func (r *Reconciler) observe(ctx context.Context) (plan.Input, error) {
-	ls, prot, err := r.kernel(ctx)
+// readRA reads what the links that rows name learn from the network, once
+// per kernel view: changing it raises no kernel event, so a change by hand
+// is seen with the next dump (an event, or the view's maximum age).
+func (r *Reconciler) readRA(ls []links.Link, rows []store.Row) {
+	macs := map[string]bool{}
+	for _, row := range rows {
+		if mac, err := netconf.NormalMAC(row.MAC); err == nil {
+			macs[mac] = true
+		}
+	}
+	for k := range ls {
+		l := &ls[k]
+		if !macs[l.MAC] || r.view.raRead[l.Index] {
+			continue
+		}
+		ra, err := r.Links.RA(l.Index)
+		if err != nil {
+			r.Log.Warn("cannot read whether a NIC learns from router advertisements", "name", l.Name, "error", err)
+			continue
+		}
+		l.RA = ra
+		r.view.raRead[l.Index] = true
+	}
+}
+
+func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input, error) {
+	view, err := r.kernel(ctx)
 	if err != nil {
 		return plan.Input{}, err
 	}
+	r.readRA(view.links, rows)
 	if r.scanner == nil {
-		r.scanner = &netconf.Scanner{Root: r.Root, Backends: append([]netconf.Backend{r.Backend}, r.Others...)}
+		r.scanner = &netconf.Scanner{Root: r.Root, Backends: append([]netconf.Backend{r.Backend}, r.Others...), Other: claims.Relevant, Extra: claims.Files}
 		r.render = &renderCache{Backend: r.Backend}
+		if r.ClaimsRead == nil {
+			r.ClaimsRead = claims.Read(r.Backend.Name(), "")
+		}
 	}
 	files, err := r.scanner.Scan()
 	if err != nil {
@@ -282,7 +341,32 @@ func (r *Reconciler) observe(ctx context.Context) (plan.Input, error) {
 			}
 		}
 	}
-	return plan.Input{Links: ls, Files: files, Protected: prot, Backend: r.render, PrevAbsent: r.state.absentSet()}, nil
+	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.defaults, Backend: r.render,
+		Claims: r.otherClaims(), ClaimsRead: r.ClaimsRead, PrevAbsent: r.state.absentSet()}, nil
+}
+
+// parsedClaims are the claims of one file that is not the agent's, for
+// the content they were parsed from.
+type parsedClaims struct {
+	content []byte
+	claims  []claims.Claim
+}
+
+// otherClaims parses what the last scan found of files that are not the
+// agent's, again only for a file whose content changed.
+func (r *Reconciler) otherClaims() []claims.Claim {
+	next := map[string]parsedClaims{}
+	var out []claims.Claim
+	for _, f := range r.scanner.Others() {
+		pc, ok := r.claims[f.Path]
+		if !ok || !bytes.Equal(pc.content, f.Content) {
+			pc = parsedClaims{content: f.Content, claims: claims.Parse(f.Path, f.Content)}
+		}
+		next[f.Path] = pc
+		out = append(out, pc.claims...)
+	}
+	r.claims = next
+	return out
 }
 
 // protected returns the links that must never be changed, with the reason.
@@ -295,13 +379,6 @@ func (r *Reconciler) protected(ctx context.Context, ls []links.Link) (map[int]st
 		if slices.Contains(r.ProtectedNames, l.Name) {
 			out[l.Index] = "is listed in PROTECTED_INTERFACES"
 		}
-	}
-	def, err := r.Links.DefaultRouteLinks()
-	if err != nil {
-		return nil, err
-	}
-	for idx := range def {
-		out[idx] = "carries a default route"
 	}
 	for _, ip := range r.databaseAddrs(ctx) {
 		if idx, err := r.Links.RouteLink(ip); err == nil {
