@@ -95,11 +95,11 @@ if [ -r /etc/os-release ]; then
 	ids=$(. /etc/os-release && printf ' %s %s ' "${ID:-}" "${ID_LIKE:-}")
 	case $ids in
 	*" ubuntu "* | *" debian "* | *" rhel "* | *" centos "* | *" fedora "* | *" rocky "* | *" almalinux "* | *" ol "* | *" arch "* | *" suse "* | *" opensuse"*) ;;
-	*) warn "unrecognised OS $os: set NETWORK_BACKEND in config.env (netplan, ifcfg, keyfile, networkd or ifupdown) if `multinic-agent doctor` finds no backend." ;;
+	*) warn "unrecognised OS $os: set NETWORK_BACKEND in config.env (netplan, ifcfg, keyfile, networkd or ifupdown) if 'multinic-agent doctor' finds no backend." ;;
 	esac
 else
 	os="unknown (no /etc/os-release)"
-	warn "no /etc/os-release: set NETWORK_BACKEND in config.env (netplan, ifcfg, keyfile, networkd or ifupdown) if `multinic-agent doctor` finds no backend."
+	warn "no /etc/os-release: set NETWORK_BACKEND in config.env (netplan, ifcfg, keyfile, networkd or ifupdown) if 'multinic-agent doctor' finds no backend."
 fi
 
 # systemd: "running" (reload, enable, start), "offline" (systemctl works on
