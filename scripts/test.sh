@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs every check and test of multinic-agent. On a fresh Debian/Ubuntu
 # machine, as root with only Go installed, it first installs and starts what
 # the tests need (MariaDB, netplan, NetworkManager, iproute2, ...). As root
@@ -22,6 +23,14 @@ if [ "$(id -u)" = 0 ]; then
 	have chattr || missing="$missing e2fsprogs"
 	have rpm || missing="$missing rpm"
 	have ifup || missing="$missing ifupdown"
+	# The packaging tests: lintian and rpmlint judge the packages,
+	# debootstrap makes the Debian chroot they are installed into.
+	have lintian || missing="$missing lintian"
+	have rpmlint || missing="$missing rpmlint"
+	have debootstrap || missing="$missing debootstrap"
+	have dpkg-parsechangelog || missing="$missing dpkg-dev"
+	have shellcheck || missing="$missing shellcheck"
+	have man || missing="$missing man-db"
 	if [ -n "$missing" ]; then
 		say "installing:$missing"
 		export DEBIAN_FRONTEND=noninteractive
@@ -34,6 +43,7 @@ if [ "$(id -u)" = 0 ]; then
 			printf '#!/bin/sh\nexit 101\n' >"$policy"
 			chmod 755 "$policy"
 		fi
+		# shellcheck disable=SC2086 # a list of package names
 		apt-get install -y -qq --no-install-recommends $missing >/dev/null
 		[ -z "$policy" ] || rm -f "$policy"
 	fi
@@ -63,9 +73,14 @@ go tool staticcheck ./...
 # build); gofmt above covers it, vet and the same staticcheck here.
 staticcheck=$(go tool -n staticcheck)
 (cd demo && go vet ./... && "$staticcheck" ./...)
+# So is the DaemonSet's test, which decodes it with the Kubernetes API types
+# (k8s.io/* stays out of the agent's go.mod).
+(cd deployments/kubernetes && go vet ./... && "$staticcheck" ./...)
 
 say "go test"
 go test -count=1 -timeout 15m ./...
+say "go test (deployments/kubernetes module: the DaemonSet against the API types and Pod Security)"
+(cd deployments/kubernetes && go test -count=1 -timeout 5m ./...)
 say "go test (demo module: the whole tour against the real agent)"
 (cd demo && go test -count=1 -timeout 5m ./...)
 

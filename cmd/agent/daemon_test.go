@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -186,7 +189,7 @@ func TestDaemon(t *testing.T) {
 
 	// A change made by hand is repaired at once too.
 	n.ns.IP(t, "addr", "del", "10.30.0.31/24", "dev", "multinic0")
-	took = eventually(t, 2*time.Second, "removed address restored", func() bool {
+	took = eventually(t, 5*time.Second, "removed address restored", func() bool {
 		return len(n.ns.Link(t, "multinic0").Addrs) == 1
 	})
 	t.Logf("hand-removed address restored in %s", took)

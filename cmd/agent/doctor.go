@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -157,6 +160,10 @@ func checkDatabase(ctx context.Context, r *report, cfg *config.Config) bool {
 		r.fail("node name", "%v", err)
 		return false
 	}
+	if err := cfg.CheckDatabase(); err != nil {
+		r.fail("database", "%v", err)
+		return false
+	}
 	target := net.JoinHostPort(cfg.DBHost, strconv.Itoa(cfg.DBPort))
 	if cfg.DBSocket != "" {
 		target = cfg.DBSocket
@@ -171,7 +178,8 @@ func checkDatabase(ctx context.Context, r *report, cfg *config.Config) bool {
 	}
 	defer st.Close()
 	if err := st.Ping(ctx); err != nil {
-		r.fail("database", "%s as %q, database %q: %v; check DB_HOST/DB_PORT or DB_SOCKET, DB_USER, DB_PASSWORD and DB_NAME", target, cfg.DBUser, cfg.DBName, err)
+		// The store's error names the one setting at fault.
+		r.fail("database", "%s as %q, database %q: %v", target, cfg.DBUser, cfg.DBName, err)
 		return false
 	}
 	r.pass("database", "%s as %q, database %q answers", target, cfg.DBUser, cfg.DBName)

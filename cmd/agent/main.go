@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Command multinic-agent configures the secondary NICs a cloud controller
 // recorded for this node in MySQL/MariaDB. See README.md and SPEC.md.
 package main
@@ -32,7 +35,7 @@ func init() {
 		{"run", "the daemon: reconcile every POLL_INTERVAL and on kernel changes until SIGTERM (the default command)", runDaemon},
 		{"once", "reconcile once, then exit (0 converged, 1 some row failed, 2 config/DB error)", runOnce},
 		{"plan", "print what a reconcile would change, change nothing (0 in sync, 2 changes pending, 1 error or a row that cannot be applied)", runPlan},
-		{"status", "table of this node's rows against the live state (0 all configured, 1 not, 2 error)", runStatus},
+		{"status", "table of this node's rows against the live state (0 all configured, 1 not or no rows for this node, 2 error)", runStatus},
 		{"doctor", "check config, database, grants, node name, OS/backend, privileges, dirs, health port (0 all pass, 1 some fail)", runDoctor},
 		{"import-daemonset", "write config.env from the previous multinic-agent's DaemonSet and Secret (kubectl get -o yaml | ...)", runImport},
 		{"version", "print version, commit and Go version", runVersion},
@@ -72,6 +75,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nEvery command takes --help. Settings come from flags, then the environment,")
 	fmt.Fprintln(w, "then --config FILE (default /etc/multinic-agent/config.env), then defaults.")
+	fmt.Fprintln(w, passwordHelp)
 }
 
 func runVersion(args []string, stdout, stderr io.Writer) int {

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -23,6 +26,9 @@ func runOnce(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stdout)
+	if w := cfg.PermissionWarning(); w != "" {
+		log.Warn(w)
+	}
 	if err := previousAgent(); err != nil {
 		log.Error("not started", "error", err)
 		fmt.Fprintf(stderr, "multinic-agent once: %v\n", err)

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -94,7 +97,7 @@ func TestDoctor(t *testing.T) {
 		lines []string
 		want  string
 	}{
-		{"wrong password", 0o600, append(base, "DB_PASSWORD=wrong-pw", "NODE_NAME=node1.novalocal"), "FAIL database"},
+		{"wrong password", 0o600, append(base, "DB_PASSWORD=wrong-pw", "NODE_NAME=node1.novalocal"), "(using password: YES); check DB_USER and DB_PASSWORD\n"},
 		{"node name without rows", 0o600, append(base, "DB_PASSWORD=s3cret-pw", "NODE_NAME=node1"), `FAIL node rows no rows for node1; names in the table that look close: "node1.novalocal"`},
 		{"readable config", 0o644, append(base, "DB_PASSWORD=s3cret-pw", "NODE_NAME=node1.novalocal"), "is mode 0644 and holds DB_PASSWORD: run chmod 600"},
 		{"misspelt key", 0o600, append(base, "DB_PASSWORD=s3cret-pw", "NODE_NAME=node1.novalocal", "POLL_INTERVALL=10s"), "unknown keys POLL_INTERVALL"},

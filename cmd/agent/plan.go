@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -22,6 +25,9 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "multinic-agent plan: %v\n", err)
 		return 1
+	}
+	if w := cfg.PermissionWarning(); w != "" {
+		fmt.Fprintf(stderr, "multinic-agent plan: warning: %s\n", w)
 	}
 	// The plan is the output; logs go to stderr.
 	a, err := newAgent(cfg, newLogger(cfg, stderr), nil)

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -41,6 +44,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stdout)
+	if w := cfg.PermissionWarning(); w != "" {
+		log.Warn(w)
+	}
 	fail := func(err error) int {
 		log.Error("cannot start", "error", err)
 		fmt.Fprintf(stderr, "multinic-agent: %v\n", err)

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -26,6 +29,9 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/store"
 )
 
+// passwordHelp is how --help tells where the database password comes from.
+const passwordHelp = "The database password is DB_PASSWORD in the config file (keep it mode 0600) or in the environment; there is no flag for it, since flags show in the process list."
+
 // errHelp is returned by loadConfig when --help was printed.
 var errHelp = errors.New("help shown")
 
@@ -35,7 +41,7 @@ func loadConfig(name, summary string, args []string, stderr io.Writer) (*config.
 	fs.SetOutput(stderr)
 	flags := config.RegisterFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: multinic-agent %s [--config FILE] [flags]\n\n%s.\n\nFlags (each also an environment variable or config file key, e.g. --db-host is DB_HOST):\n", name, summary)
+		fmt.Fprintf(stderr, "Usage: multinic-agent %s [--config FILE] [flags]\n\n%s.\n\n%s\n\nFlags (each also an environment variable or config file key, e.g. --db-host is DB_HOST):\n", name, summary, passwordHelp)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -134,6 +140,9 @@ func (a *agent) Close() {
 // newAgent opens what a reconcile needs. observe, when set, is told the
 // duration of every database statement.
 func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Duration)) (*agent, error) {
+	if err := cfg.CheckDatabase(); err != nil {
+		return nil, err
+	}
 	a := &agent{cfg: cfg, log: log}
 	for _, k := range cfg.Unknown {
 		log.Warn("unknown key in the config file; check its spelling", "key", k, "file", cfg.File)

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package claims finds, in the network configuration that is not the
 // agent's (cloud-init's, an operator's, the distribution's), the entries
 // that claim a NIC by its MAC address or a name: two configurations of one

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package config loads the agent's settings from defaults, a KEY=VALUE file,
 // the environment and command-line flags, in rising order of precedence.
 package config
@@ -63,6 +66,11 @@ type Config struct {
 	// Ignored says which lines of the config file were ignored, as systemd
 	// ignores them (no "=", an invalid name), without quoting them.
 	Ignored []string
+
+	// fileMode is the config file's permission bits; filePassword is set
+	// when the file gives DB_PASSWORD a value.
+	fileMode     fs.FileMode
+	filePassword bool
 }
 
 // PreviousKeys are the keys only the previous generation of multinic-agent
@@ -185,6 +193,10 @@ func Load(f *Flags, getenv func(string) (string, bool)) (*Config, error) {
 			c.Ignored = append(c.Ignored, fmt.Sprintf("%s line %d: %s; systemd ignores the line, and so does the agent", path, i.Line, i.Why))
 		}
 		c.File = path
+		c.filePassword = file["DB_PASSWORD"] != ""
+		if st, err := os.Stat(path); err == nil {
+			c.fileMode = st.Mode().Perm()
+		}
 	case errors.Is(err, fs.ErrNotExist) && !configExplicit:
 	default:
 		return nil, fmt.Errorf("cannot read config file: %w", err)
@@ -229,6 +241,28 @@ func Load(f *Flags, getenv func(string) (string, bool)) (*Config, error) {
 		return nil, fmt.Errorf("invalid DB_TLS_CA=%q: only used with DB_TLS=true (DB_TLS is %q)", c.DBTLSCA, c.DBTLS)
 	}
 	return c, nil
+}
+
+// CheckDatabase reports a database setting that cannot work, for the
+// commands that connect: an empty DB_USER (there is no default user).
+func (c *Config) CheckDatabase() error {
+	if c.DBUser == "" {
+		where := "in " + DefaultFile
+		if c.File != "" {
+			where = "in " + c.File
+		}
+		return fmt.Errorf("DB_USER is not set: set it %s or in the environment to the database user the agent connects as", where)
+	}
+	return nil
+}
+
+// PermissionWarning returns a sentence when the config file gives
+// DB_PASSWORD a value and group or others may read it; "" otherwise.
+func (c *Config) PermissionWarning() string {
+	if c.File == "" || !c.filePassword || c.fileMode&0o077 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("config file %s holds DB_PASSWORD but is mode %04o, readable by group or others: run chmod 600 %s", c.File, c.fileMode, c.File)
 }
 
 // Path returns p (an absolute path on the node) under RootDir.

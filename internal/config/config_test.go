@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package config
 
 import (
@@ -134,5 +137,62 @@ func TestNodeNames(t *testing.T) {
 	}
 	if short, _, ok := strings.Cut(host, "."); ok && (len(n) != 2 || n[1] != short) {
 		t.Errorf("short name missing: %v", n)
+	}
+}
+
+func TestEmptyDBUserIsAnErrorNamingTheKey(t *testing.T) {
+	c, err := load(t, "DB_HOST=db.example\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.CheckDatabase()
+	if err == nil || !strings.HasPrefix(err.Error(), "DB_USER is not set: set it in "+c.File) {
+		t.Fatalf("empty DB_USER: %v", err)
+	}
+	c, err = load(t, "DB_HOST=db.example\n", map[string]string{"DB_USER": "agent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckDatabase(); err != nil {
+		t.Errorf("DB_USER from the environment: %v", err)
+	}
+}
+
+func TestPermissionWarningForAReadablePassword(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		mode os.FileMode
+		file string
+		warn bool
+	}{
+		{"0600 with a password", 0o600, "DB_USER=a\nDB_PASSWORD=pw\n", false},
+		{"0644 with a password", 0o644, "DB_USER=a\nDB_PASSWORD=pw\n", true},
+		{"0640 with a password", 0o640, "DB_USER=a\nDB_PASSWORD=pw\n", true},
+		{"0604 with a password", 0o604, "DB_USER=a\nDB_PASSWORD=pw\n", true},
+		{"0644 without a password", 0o644, "DB_USER=a\n#DB_PASSWORD=\n", false},
+	} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		f := RegisterFlags(fs)
+		p := filepath.Join(t.TempDir(), "config.env")
+		if err := os.WriteFile(p, []byte(c.file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := fs.Parse([]string{"--config", p}); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(f, func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := cfg.PermissionWarning()
+		if got := w != ""; got != c.warn {
+			t.Errorf("%s: warning %q, want one: %v", c.name, w, c.warn)
+		}
+		if c.warn && (!strings.Contains(w, p) || !strings.Contains(w, "chmod 600 "+p) || strings.Contains(w, "=pw") || strings.Contains(w, ". ") || strings.Contains(w, "\n")) {
+			t.Errorf("%s: %q should be one sentence naming the file and the fix", c.name, w)
+		}
 	}
 }

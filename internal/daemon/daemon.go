@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package daemon is the long-running loop: a reconcile at start, then one
 // every poll interval (with jitter and backoff), and one soon after the
 // kernel reports a change to a NIC the rows name.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package daemonsetenv reads a DaemonSet of the previous multinic-agent,
 // with the Secrets and ConfigMaps it refers to, as `kubectl get -o yaml`
 // prints them, and resolves its container's environment the way the

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package detect finds what manages the network of the node at ROOT_DIR,
 // and so which backend's files take effect there: from what is installed,
 // enabled (the unit symlinks) and running (the daemons' /run state), with

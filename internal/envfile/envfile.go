@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package envfile parses KEY=VALUE files as systemd's EnvironmentFile= and
 // os-release(5) write them.
 package envfile

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package health serves the agent's HTTP surface: the JSON status on /,
 // liveness on /healthz, readiness on /readyz and Prometheus metrics on
 // /metrics. Handlers only read a snapshot, so a slow or dead database never

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package ifcfg renders and reads the agent's ifcfg files
 // (/etc/sysconfig/network-scripts/ifcfg-multinicN, RHEL/CentOS 7 and 8) and
 // activates them through nmcli. DEVICE and HWADDR keep the name across a

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package ifupdown renders and reads the agent's ifupdown files
 // (/etc/network/interfaces.d/multinicN, which stock Debian's
 // /etc/network/interfaces sources), plus the .link file that names the NIC

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package keyfile renders and reads the agent's NetworkManager keyfiles
 // (/etc/NetworkManager/system-connections/multinicN.nmconnection, RHEL 9
 // and later, Fedora) plus the .link file that keeps the name across a

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package links reads and changes the kernel's network links through
 // netlink. It never runs or parses ip(8).
 package links

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package metrics defines the agent's Prometheus metrics (all named
 // multinic_*) and turns each cycle's result into observations.
 package metrics

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package netconf holds what every configuration backend shares: the
 // interface description they render from, the files they own and the
 // Backend interface the reconciler drives.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package netplan renders and reads the agent's netplan files
 // (/etc/netplan/9N-multinicN.yaml) and activates them.
 package netplan

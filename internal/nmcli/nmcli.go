@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package nmcli drives NetworkManager for the ifcfg and keyfile backends:
 // it loads (or unloads) the changed profile files and brings the loaded
 // ones up. It never restarts NetworkManager.

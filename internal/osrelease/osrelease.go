@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package osrelease reads /etc/os-release and maps the OS to the network
 // backend its nodes use.
 package osrelease

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package plan decides what a reconcile changes. Build is a pure function
 // of the rows, the live links and the owned files: it reads and writes
 // nothing, so every decision can be printed (`multinic-agent plan`) and

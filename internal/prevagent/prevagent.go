@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package prevagent finds the previous generation of multinic-agent still
 // running on the node (its DaemonSet's container, or its binary started by
 // hand), so that the agent can name it and the step that stops it instead

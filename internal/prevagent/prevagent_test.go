@@ -1,8 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package prevagent
 
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,12 +52,16 @@ func TestClassify(t *testing.T) {
 
 func TestFindsTheProcessAndThePortItHolds(t *testing.T) {
 	cmd, port := testenv.StartPreviousAgent(t, nil, "127.0.0.1:0")
+	// Other tests may run a stand-in of their own meanwhile: look for ours.
+	has := func(prev []Process) bool {
+		return slices.ContainsFunc(prev, func(p Process) bool { return p.PID == cmd.Process.Pid })
+	}
 	prev, err := Find("/proc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(prev) != 1 || prev[0].PID != cmd.Process.Pid {
-		t.Fatalf("Find: %+v, want pid %d", prev, cmd.Process.Pid)
+	if !has(prev) {
+		t.Fatalf("Find: %+v, want pid %d among them", prev, cmd.Process.Pid)
 	}
 	p, ok := Holder("/proc", port)
 	if !ok || p.PID != cmd.Process.Pid {
@@ -64,7 +72,7 @@ func TestFindsTheProcessAndThePortItHolds(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	if prev, _ := Find("/proc"); len(prev) != 0 {
+	if prev, _ := Find("/proc"); has(prev) {
 		t.Errorf("found after it stopped: %+v", prev)
 	}
 }

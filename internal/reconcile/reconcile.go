@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package reconcile runs one cycle: read the rows, read the live links and
 // the owned files, build the plan, apply it, verify it, roll back what
 // failed, and report each row's result.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package netconftest checks any netconf.Backend the same way: rendering
 // against golden files, render → parse round trips, ownership of exactly
 // the rendered paths, and rejection of damaged files.
