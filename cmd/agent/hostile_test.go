@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -167,5 +168,25 @@ func TestAGapInTheTableRemovesNothing(t *testing.T) {
 		if l := n.ns.Link(t, name); len(l.Addrs) != 1 || !l.Up {
 			t.Errorf("%s after the gap: %+v", name, l)
 		}
+	}
+}
+
+// TestReadOnlyProcSysDoesNotFailTheRow is the agent in a container whose
+// /proc/sys is read-only (an unprivileged pod without the host's
+// /proc/sys/net/ipv6/conf bound in): it cannot stop the NIC from learning
+// router advertisements itself, says so, and the row still converges.
+func TestReadOnlyProcSysDoesNotFailTheRow(t *testing.T) {
+	n := newNode(t)
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0f:21")
+	id := n.db.AddRow(t, "node1", "fa:16:3e:00:0f:21", "s4", "10.30.0.171", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := n.ns.Exec(ctx, n.env, "sh", "-ec", `mount -o bind,ro /proc/sys /proc/sys; exec "$0" once --config "$1"`, binary, n.conf)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "cannot stop the NIC from learning router advertisements now") {
+		t.Fatalf("once with a read-only /proc/sys: %v\n%s", err, out)
+	}
+	if l := n.ns.Link(t, "multinic0"); len(l.Addrs) != 1 || !l.Up || n.db.Success(t, id) != 1 {
+		t.Errorf("multinic0 %+v, netplan_success %d", l, n.db.Success(t, id))
 	}
 }

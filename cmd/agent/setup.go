@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/claims"
@@ -175,6 +176,13 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 	if a.links, err = links.Open(); err != nil {
 		a.Close()
 		return nil, err
+	}
+	// A DaemonSet binds the host's IPv6 settings under ROOT_DIR: its own
+	// /proc/sys is read-only.
+	if sys := cfg.Path("/proc/sys"); cfg.RootDir != "/" {
+		if _, err := os.Stat(filepath.Join(sys, "net/ipv6/conf")); err == nil {
+			a.links.SetSysctlRoot(sys)
+		}
 	}
 	dbHost := cfg.DBHost
 	if cfg.DBSocket != "" {

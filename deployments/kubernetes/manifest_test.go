@@ -154,6 +154,7 @@ var hostPaths = map[string]string{
 	"/run/multinic-agent.lock":               "rw",
 	"/run/systemd":                           "rw",
 	"/run/udev":                              "rw",
+	"/proc/sys/net/ipv6/conf":                "rw",
 }
 
 func TestHostPathsAreOnlyWhatTheAgentWrites(t *testing.T) {
@@ -222,9 +223,7 @@ func TestHostPathsAreOnlyWhatTheAgentWrites(t *testing.T) {
 		}
 	}
 	for _, w := range writable {
-		// /proc/sys is the container runtime's, read-only in an
-		// unprivileged container: it cannot come from a host path.
-		if strings.HasPrefix(w, "/etc/") && hostPaths[w] != "rw" {
+		if (strings.HasPrefix(w, "/etc/") || strings.HasPrefix(w, "/proc/")) && hostPaths[w] != "rw" {
 			t.Errorf("the unit lets the agent write %s, which the DaemonSet does not mount read-write", w)
 		}
 	}

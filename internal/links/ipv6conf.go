@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/vishvananda/netns"
 )
@@ -33,10 +34,25 @@ func (r RA) String() string {
 	return fmt.Sprintf("accept_ra %d, autoconf %d", r.AcceptRA, r.Autoconf)
 }
 
+// ErrReadOnly marks a failure to set a link's router advertisement
+// settings because /proc/sys is read-only (a container without the host's
+// /proc/sys/net/ipv6/conf bound in).
+var ErrReadOnly = errors.New("the kernel's IPv6 settings are read-only here")
+
+// SetSysctlRoot makes the handle read and write IPv6 settings under dir
+// (default /proc/sys): a DaemonSet binds the host's there.
+func (h *Handle) SetSysctlRoot(dir string) { h.sysctl = dir }
+
 // ipv6Conf is where the kernel keeps a link's IPv6 settings. The kernel
 // offers no netlink call to set them, only this file system, which shows
 // the network namespace of the thread that opens it.
-func ipv6Conf(name, key string) string { return "/proc/sys/net/ipv6/conf/" + name + "/" + key }
+func (h *Handle) ipv6Conf(name, key string) string {
+	root := h.sysctl
+	if root == "" {
+		root = "/proc/sys"
+	}
+	return root + "/net/ipv6/conf/" + name + "/" + key
+}
 
 // RA reads the link's router advertisement settings.
 func (h *Handle) RA(index int) (RA, error) {
@@ -51,7 +67,7 @@ func (h *Handle) RA(index int) (RA, error) {
 			key string
 			v   *int
 		}{{"accept_ra", &ra.AcceptRA}, {"autoconf", &ra.Autoconf}} {
-			data, err := os.ReadFile(ipv6Conf(name, f.key))
+			data, err := os.ReadFile(h.ipv6Conf(name, f.key))
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // no IPv6 on this link
 			}
@@ -59,7 +75,7 @@ func (h *Handle) RA(index int) (RA, error) {
 				return err
 			}
 			if *f.v, err = strconv.Atoi(strings.TrimSpace(string(data))); err != nil {
-				return fmt.Errorf("%s: %w", ipv6Conf(name, f.key), err)
+				return fmt.Errorf("%s: %w", h.ipv6Conf(name, f.key), err)
 			}
 		}
 		ra.Known = true
@@ -83,7 +99,10 @@ func (h *Handle) SetRA(index int, ra RA) error {
 	name := l.Attrs().Name
 	return h.inNamespace(func() error {
 		for key, v := range map[string]int{"accept_ra": ra.AcceptRA, "autoconf": ra.Autoconf} {
-			if err := os.WriteFile(ipv6Conf(name, key), []byte(strconv.Itoa(v)), 0o644); err != nil {
+			if err := os.WriteFile(h.ipv6Conf(name, key), []byte(strconv.Itoa(v)), 0o644); err != nil {
+				if errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) {
+					err = fmt.Errorf("%w (%w)", ErrReadOnly, err)
+				}
 				return fmt.Errorf("setting IPv6 %s %d on %s: %w", key, v, name, err)
 			}
 		}

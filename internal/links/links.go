@@ -47,6 +47,8 @@ type Handle struct {
 	// ns is the namespace for subscriptions; netns.None() means the
 	// process's own.
 	ns netns.NsHandle
+	// sysctl is where IPv6 settings are read and written ("" for /proc/sys).
+	sysctl string
 }
 
 // Open returns a handle in the calling thread's network namespace.

@@ -40,7 +40,9 @@ type unit struct {
 	kind  string // class of err
 	// skipped is set when the agent stopped before the unit started.
 	skipped bool
-	took    time.Duration
+	// raReadOnly is set when the NIC's IPv6 settings could not be written.
+	raReadOnly bool
+	took       time.Duration
 }
 
 func (u *unit) changedKernel() bool {
@@ -229,7 +231,16 @@ func (r *Reconciler) act(u *unit, a plan.Action) error {
 	case plan.SetMTU:
 		return r.Links.SetMTU(idx, a.MTU)
 	case plan.DisableRA:
-		return r.Links.SetRA(idx, links.RA{Known: true})
+		err := r.Links.SetRA(idx, links.RA{Known: true})
+		if errors.Is(err, links.ErrReadOnly) {
+			// A container without the host's /proc/sys/net/ipv6/conf: the
+			// backend's file stops router advertisements once its daemon
+			// applies it; the row does not fail for it.
+			u.raReadOnly = true
+			u.log.Warn("cannot stop the NIC from learning router advertisements now; its file does once the network daemon applies it. In a container, bind the host's /proc/sys/net/ipv6/conf at ROOT_DIR/proc/sys/net/ipv6/conf", "error", err)
+			return nil
+		}
+		return err
 	case plan.DelAddr:
 		return r.Links.DelAddr(idx, a.Addr)
 	case plan.AddAddr:
@@ -302,7 +313,9 @@ func (r *Reconciler) restoreLink(want links.Link) error {
 	}
 	if want.RA.Known {
 		if ra, err := r.Links.RA(want.Index); err != nil || ra != want.RA {
-			errs = append(errs, r.Links.SetRA(want.Index, want.RA))
+			if err := r.Links.SetRA(want.Index, want.RA); !errors.Is(err, links.ErrReadOnly) {
+				errs = append(errs, err)
+			}
 		}
 	}
 	for _, a := range cur.Addrs {
@@ -531,7 +544,7 @@ func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, ls []links.Link) error
 	if !l.Up {
 		errs = append(errs, errors.New("link is down"))
 	}
-	if it.Link.RA.Known {
+	if it.Link.RA.Known && !u.raReadOnly {
 		if ra, err := r.Links.RA(l.Index); err != nil {
 			errs = append(errs, err)
 		} else if !ra.Off() {
