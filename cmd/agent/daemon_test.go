@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -49,6 +50,13 @@ type daemonProc struct {
 // startDaemon runs `multinic-agent run` in the node's namespace with a
 // NOTIFY_SOCKET of the test's, as systemd would.
 func (n *node) startDaemon(env ...string) *daemonProc {
+	n.t.Helper()
+	return n.startDaemonWith(nil, env...)
+}
+
+// startDaemonWith starts the daemon through wrapper (a command and its
+// arguments, such as setpriv, that then runs the agent).
+func (n *node) startDaemonWith(wrapper []string, env ...string) *daemonProc {
 	t := n.t
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "notify.sock")
@@ -68,7 +76,8 @@ func (n *node) startDaemon(env ...string) *daemonProc {
 		}
 	}()
 	full := append(append([]string{}, n.env...), "NOTIFY_SOCKET="+sock, "HEALTH_PORT=8080")
-	d.cmd = n.ns.Exec(t.Context(), append(full, env...), binary, "run", "--config", n.conf)
+	argv := append(append(slices.Clone(wrapper), binary), "run", "--config", n.conf)
+	d.cmd = n.ns.Exec(t.Context(), append(full, env...), argv[0], argv[1:]...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -188,5 +190,39 @@ func TestReadOnlyProcSysDoesNotFailTheRow(t *testing.T) {
 	}
 	if l := n.ns.Link(t, "multinic0"); len(l.Addrs) != 1 || !l.Up || n.db.Success(t, id) != 1 {
 		t.Errorf("multinic0 %+v, netplan_success %d", l, n.db.Success(t, id))
+	}
+}
+
+// TestAnUnreadableFileOrStateStopsOnlyWhatItMust: under the unit the agent
+// has no CAP_DAC_OVERRIDE, so a file of mode 0000 is unreadable to it, and
+// state.json can be replaced by a directory. Either used to stop every row
+// while / said healthy. Now the file stops only the row that would write
+// it, the state lives on in memory, and health says what is wrong.
+func TestAnUnreadableFileOrStateStopsOnlyWhatItMust(t *testing.T) {
+	testenv.RequireTool(t, "setpriv")
+	n := newNode(t)
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0f:31")
+	n.ns.AddNIC(t, "ens5", "fa:16:3e:00:0f:32")
+	stuck := n.db.AddRow(t, "node1", "fa:16:3e:00:0f:31", "s4", "10.30.0.181", nil)
+	goes := n.db.AddRow(t, "node1", "fa:16:3e:00:0f:32", "s4", "10.30.0.182", nil)
+	n.once()
+	os.Chmod(filepath.Join(n.root, "etc/netplan/90-multinic0.yaml"), 0)
+	state := filepath.Join(n.root, "var/lib/multinic-agent/state.json")
+	os.Remove(state)
+	os.Mkdir(state, 0o700)
+
+	// The unit's capabilities: root without CAP_DAC_OVERRIDE.
+	d := n.startDaemonWith([]string{"setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"}, "POLL_INTERVAL=1s")
+	d.waitNotify(t, "READY=1", 10*time.Second)
+	n.db.Exec(t, "UPDATE multi_interface SET mtu = 1400 WHERE id IN (?, ?)", stuck, goes)
+	eventually(t, 10*time.Second, "the other row's change applies", func() bool { return n.ns.Link(t, "multinic1").MTU == 1400 })
+	if n.ns.Link(t, "multinic0").MTU == 1400 {
+		t.Error("the row whose file cannot be read was changed")
+	}
+	c := n.ns.HTTPClient()
+	code, body := get(t, c, "/")
+	if code != 200 || !strings.Contains(body, `"status": "degraded"`) || !strings.Contains(body, "the agent's state") ||
+		!strings.Contains(body, "the agent does not change a file it cannot read") {
+		t.Errorf("GET / %d:\n%s", code, body)
 	}
 }

@@ -220,9 +220,14 @@ func (d *Daemon) snapshot(res reconcile.Result, err error) health.Snapshot {
 		Backend:     d.Rec.Backend.Name(),
 		Interfaces:  prev.Interfaces,
 	}
+	if p := d.Rec.Problem(); p != nil {
+		s.Problem = p.Error()
+	}
 	if err != nil {
 		if errors.Is(err, reconcile.ErrDB) {
 			s.DBError = err.Error()
+		} else {
+			s.NodeError = err.Error()
 		}
 		if res.Rows == nil {
 			// Nothing was read: the interfaces are as last seen.

@@ -41,8 +41,12 @@ type Snapshot struct {
 	Cycled      bool
 	DBConnected bool
 	DBError     string
-	LastSync    time.Time // end of the last cycle that reached the database
-	Backend     string
+	// NodeError is why the last cycle could not read the node (its links
+	// or files); Problem what keeps the agent from working as it should
+	// although its cycles run (its state file, say).
+	NodeError, Problem string
+	LastSync           time.Time // end of the last cycle that reached the database
+	Backend            string
 	// ProcessedVMs and FailedConfigs count rows applied successfully and
 	// row failures since start.
 	ProcessedVMs  int64
@@ -55,8 +59,10 @@ type Snapshot struct {
 // database was not reached (or no cycle has run yet).
 func (s Snapshot) Status() string {
 	switch {
-	case !s.Cycled || !s.DBConnected:
+	case !s.Cycled || !s.DBConnected || s.NodeError != "":
 		return Unhealthy
+	case s.Problem != "":
+		return Degraded
 	}
 	for _, i := range s.Interfaces {
 		if i.State != "configured" {
@@ -131,7 +137,9 @@ type report struct {
 }
 
 type components struct {
-	Database       component `json:"database"`
+	Database component `json:"database"`
+	// Node is the agent's hold on the node: its links, files and state.
+	Node           component `json:"node"`
 	NetworkManager struct {
 		Type string `json:"type"`
 	} `json:"network_manager"`
@@ -164,6 +172,10 @@ func (s *State) report() report {
 		r.Components.Database.Error = "no reconcile has run yet"
 	}
 	r.Components.NetworkManager.Type = snap.Backend
+	r.Components.Node = component{Healthy: snap.NodeError == "" && snap.Problem == "", Error: snap.NodeError}
+	if r.Components.Node.Error == "" {
+		r.Components.Node.Error = snap.Problem
+	}
 	if r.Interfaces == nil {
 		r.Interfaces = []Interface{}
 	}
@@ -194,8 +206,12 @@ func Handler(s *State, g prometheus.Gatherer) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		snap := s.Get()
-		if !snap.Cycled || !snap.DBConnected {
+		switch {
+		case !snap.Cycled || !snap.DBConnected:
 			http.Error(w, "the last reconcile did not reach the database", http.StatusServiceUnavailable)
+			return
+		case snap.NodeError != "":
+			http.Error(w, "the last reconcile could not read the node: "+snap.NodeError, http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ok\n"))

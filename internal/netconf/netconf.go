@@ -75,6 +75,9 @@ type Owned struct {
 	// previous generation of multinic-agent wrote there: it is adopted
 	// (backed up, rewritten as ours) like an owned file.
 	Legacy bool
+	// Unreadable is set when the file could not be read (Err says why):
+	// whose it is cannot be known, so it is never changed.
+	Unreadable bool
 }
 
 // Backend renders, parses and activates one family of configuration files.
@@ -227,8 +230,14 @@ func (s *Scanner) Scan() ([]Owned, error) {
 					continue
 				}
 				c, err := s.read(p, name, b)
-				if err != nil {
-					return nil, err
+				switch {
+				case errors.Is(err, fs.ErrNotExist):
+					continue files // removed since the listing
+				case err != nil:
+					// One file the agent cannot read stops only the row that
+					// would write it.
+					out = append(out, Owned{Path: p, Name: name, Err: err, Unreadable: true})
+					continue files
 				}
 				next[p] = c
 				out = append(out, c.owned)

@@ -574,6 +574,9 @@ func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files
 	for _, f := range want {
 		wanted[f.Path] = true
 		cur, ok := byPath[f.Path]
+		if ok && cur.Unreadable {
+			return nil, fmt.Errorf("row %d: %v; the agent does not change a file it cannot read: fix its permissions or move it away", it.Row.ID, cur.Err)
+		}
 		if ok && cur.Foreign {
 			why := ""
 			if cur.Err != nil {
@@ -595,7 +598,7 @@ func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files
 	}
 	// Owned files for this MAC at other paths: an old name or another backend.
 	for _, f := range files {
-		if f.Foreign || wanted[f.Path] || f.Iface.MAC != it.Want.MAC {
+		if f.Foreign || f.Unreadable || wanted[f.Path] || f.Iface.MAC != it.Want.MAC {
 			continue
 		}
 		acts = append(acts, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode, Backup: f.Legacy, Drift: drift("file")})
@@ -646,7 +649,7 @@ func orphans(in Input, rowMACs, rendered map[string]bool, byMAC map[string][]*li
 	var order []string
 	var absent []string
 	for _, f := range in.Files {
-		if f.Foreign || rendered[f.Path] || (f.Iface.MAC != "" && rowMACs[f.Iface.MAC]) {
+		if f.Foreign || f.Unreadable || rendered[f.Path] || (f.Iface.MAC != "" && rowMACs[f.Iface.MAC]) {
 			continue
 		}
 		key := f.Name + "|" + f.Iface.MAC

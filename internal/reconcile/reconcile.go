@@ -132,6 +132,17 @@ func (r *Reconciler) noteFailure(row store.Row, u *unit, now time.Time) {
 	rt.next = now.Add(r.Backoff.Delay(rt.failures))
 }
 
+// Problem says what keeps the agent from working as it should although
+// its cycles run (its state file cannot be read or written); nil if none.
+func (r *Reconciler) Problem() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state == nil {
+		return nil
+	}
+	return r.state.problem
+}
+
 // InFlight is the number of interfaces being applied right now.
 func (r *Reconciler) InFlight() int64 { return r.inFlight.Load() }
 
@@ -350,8 +361,9 @@ func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input,
 		return plan.Input{}, err
 	}
 	if r.state == nil {
-		if r.state, err = loadState(filepath.Join(r.Root, StatePath)); err != nil {
-			return plan.Input{}, err
+		r.state = loadState(filepath.Join(r.Root, StatePath))
+		if r.state.problem != nil {
+			r.Log.Error("agent state unusable; going on with it in memory", "error", r.state.problem)
 		}
 		// A crash in the middle of a write leaves a hidden temporary file,
 		// which no network tool reads; clear them once per start.
@@ -452,8 +464,9 @@ func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 	res.Plan = p
 	reportErr := r.report(finish, &res)
 	r.state.setAbsent(p.Absent, start)
-	if err := r.state.save(); err != nil {
-		r.Log.Error("cannot save agent state; an orphan may need one more read before removal", "error", err)
+	before := r.state.problem
+	if err := r.state.save(); err != nil && (before == nil || before.Error() != r.state.problem.Error()) {
+		r.Log.Error("cannot save agent state; going on with it in memory", "error", r.state.problem)
 	}
 	res.Duration = time.Since(start)
 	return res, reportErr

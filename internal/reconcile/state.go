@@ -29,17 +29,24 @@ type state struct {
 
 	path    string
 	written []byte
+	// problem is why the file cannot be read or written, when it cannot:
+	// the state then lives in memory only (removals still need two reads
+	// of this process), and health says so.
+	problem error
 }
 
-func loadState(path string) (*state, error) {
+// loadState reads the state; one that cannot be read is started empty,
+// in memory, with the reason in problem.
+func loadState(path string) *state {
 	s := &state{path: path}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.written, _ = json.Marshal(s)
-		return s, nil
+		return s
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading agent state: %w", err)
+		s.problem = fmt.Errorf("cannot read the agent's state %s (%w): removals need two reads of this run, and a crash loses a pending activation; make it a readable file or remove it", path, err)
+		return s
 	}
 	// A damaged file only delays a removal by one read.
 	json.Unmarshal(data, s)
@@ -53,7 +60,7 @@ func loadState(path string) (*state, error) {
 	}
 	s.Absent = nil
 	s.written = bytes.TrimSpace(data)
-	return s, nil
+	return s
 }
 
 // confirmedAbsent returns the files whose rows have been absent since at
@@ -95,8 +102,9 @@ func (s *state) save() error {
 		return nil
 	}
 	if err := atomicfile.Write(s.path, append(data, '\n'), 0o600); err != nil {
+		s.problem = fmt.Errorf("cannot save the agent's state %s (%w): removals need two reads of this run, and a crash loses a pending activation; make it writable", s.path, err)
 		return err
 	}
-	s.written = data
+	s.written, s.problem = data, nil
 	return nil
 }
