@@ -6,6 +6,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -224,5 +226,75 @@ func TestAnUnreadableFileOrStateStopsOnlyWhatItMust(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"status": "degraded"`) || !strings.Contains(body, "the agent's state") ||
 		!strings.Contains(body, "the agent does not change a file it cannot read") {
 		t.Errorf("GET / %d:\n%s", code, body)
+	}
+}
+
+// TestTheHealthPortCannotStarveTheAgent opens, inside the node's
+// namespace, more idle keep-alive, slow and malformed connections to the
+// health port than the agent's file limit (lowered to 128 with prlimit, as
+// a unit's LimitNOFILE would be): a row change still applies, /healthz
+// still answers, and the agent never runs out of descriptors. The port
+// also does not answer on a managed NIC's address.
+func TestTheHealthPortCannotStarveTheAgent(t *testing.T) {
+	testenv.RequireTool(t, "prlimit")
+	n := newNode(t)
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0f:41")
+	id := n.db.AddRow(t, "node1", "fa:16:3e:00:0f:41", "s4", "10.30.0.191", 1500)
+	d := n.startDaemonWith([]string{"prlimit", "--nofile=128:128", "--"}, "POLL_INTERVAL=1s")
+	d.waitNotify(t, "READY=1", 10*time.Second)
+
+	var conns []net.Conn
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	open := func(first string) {
+		n.ns.Do(func() error {
+			c, err := net.Dial("tcp", "127.0.0.1:8080")
+			if err == nil {
+				conns = append(conns, c)
+				c.Write([]byte(first))
+			}
+			return nil
+		})
+	}
+	for range 200 {
+		open("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") // answered, then idle
+	}
+	for range 60 {
+		open("GET /metrics HTTP/1.1\r\nHo") // slow: never finishes its header
+	}
+	for range 60 {
+		open("\x16\x03\x01\x00\xa5garbage\r\n\r\n") // malformed
+	}
+
+	n.db.Exec(t, "UPDATE multi_interface SET mtu = 1400 WHERE id = ?", id)
+	took := eventually(t, 10*time.Second, "the row change applies during the load", func() bool { return n.ns.Link(t, "multinic0").MTU == 1400 })
+	t.Logf("row change applied %s into the load", took)
+	c := n.ns.HTTPClient()
+	took = eventually(t, 5*time.Second, "/healthz answers during the load", func() bool { code, _ := get(t, c, "/healthz"); return code == 200 })
+	t.Logf("/healthz answered %s into the load", took)
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", d.cmd.Process.Pid))
+	if strings.Contains(d.out.String(), "too many open files") || len(fds) > 120 {
+		t.Errorf("the agent holds %d descriptors (limit 128):\n%s", len(fds), d.out.String())
+	}
+
+	// Not on the tenant network: the managed NIC's own address.
+	err := n.ns.Do(func() error {
+		conn, err := net.DialTimeout("tcp", "10.30.0.191:8080", time.Second)
+		if err != nil {
+			return nil // refused outright is fine too
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(2 * time.Second))
+		conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+		if b, _ := io.ReadAll(conn); len(b) > 0 {
+			return fmt.Errorf("answered on the managed NIC's address: %q", b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }

@@ -89,8 +89,8 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 			}
 			return fail(fmt.Errorf("cannot listen on HEALTH_ADDR:HEALTH_PORT %s (%v); free the port or set HEALTH_PORT", addr, err))
 		}
-		srv = &http.Server{Handler: health.Handler(state, m.Registry), ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
+		srv = health.Server(health.Handler(state, m.Registry))
+		go health.Guard(srv, ln, health.MaxConns, state.Managed)
 		log.Info("serving health and metrics", "addr", ln.Addr().String())
 	}
 

@@ -10,6 +10,7 @@ package health
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -79,10 +80,11 @@ type State struct {
 	// /healthz fails.
 	liveness time.Duration
 
-	mu    sync.Mutex
-	snap  Snapshot
-	beat  time.Time
-	clock func() time.Time
+	mu      sync.Mutex
+	snap    Snapshot
+	managed map[netip.Addr]bool
+	beat    time.Time
+	clock   func() time.Time
 }
 
 // NewState starts the uptime clock.
@@ -93,10 +95,25 @@ func NewState(liveness time.Duration) *State {
 
 // Set replaces the snapshot and counts as a heartbeat.
 func (s *State) Set(snap Snapshot) {
+	managed := map[netip.Addr]bool{}
+	for _, i := range snap.Interfaces {
+		if p, err := netip.ParsePrefix(i.Address); err == nil {
+			managed[p.Addr()] = true
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.snap = snap
+	s.managed = managed
 	s.beat = s.clock()
+}
+
+// Managed reports whether a is the address of a row's NIC: the health port
+// does not answer there (tenant networks).
+func (s *State) Managed(a netip.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.managed[a]
 }
 
 // Get returns the current snapshot.
