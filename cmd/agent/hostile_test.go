@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -297,4 +299,76 @@ func TestTheHealthPortCannotStarveTheAgent(t *testing.T) {
 	if err != nil {
 		t.Error(err)
 	}
+}
+
+// TestSignalsDuringACycle: a hangup (the terminal of `once` closed) or a
+// closed standard output used to kill the agent in the middle of a change.
+// Now `once` finishes the interface in hand on SIGHUP and goes on writing
+// nowhere when its output is gone; `run` takes SIGHUP as a request for a
+// cycle (systemd's reload), not as the end.
+func TestSignalsDuringACycle(t *testing.T) {
+	slow := func(n *node) string {
+		bin := t.TempDir()
+		os.WriteFile(filepath.Join(bin, "netplan"), []byte("#!/bin/sh\necho started > \"$(dirname \"$0\")/started\"\nsleep 2\n"), 0o755)
+		n.setEnv("PATH=" + bin + ":" + os.Getenv("PATH"))
+		return filepath.Join(bin, "started")
+	}
+	started := func(path string) func() bool {
+		return func() bool { _, err := os.Stat(path); return err == nil }
+	}
+	t.Run("SIGHUP to once", func(t *testing.T) {
+		n := newNode(t)
+		mark := slow(n)
+		n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0f:51")
+		id := n.db.AddRow(t, "node1", "fa:16:3e:00:0f:51", "s4", "10.30.0.201", 1400)
+		cmd := n.ns.Exec(context.Background(), n.env, binary, "once", "--config", n.conf)
+		var out lockedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, "activation started", started(mark))
+		cmd.Process.Signal(syscall.SIGHUP)
+		cmd.Wait()
+		if l := n.ns.Link(t, "multinic0"); l.MTU != 1400 || len(l.Addrs) != 1 || n.db.Success(t, id) != 1 {
+			t.Errorf("the interface in hand was not finished: %+v, netplan_success %d\n%s", l, n.db.Success(t, id), out.String())
+		}
+	})
+	t.Run("once with its output closed", func(t *testing.T) {
+		n := newNode(t)
+		mark := slow(n)
+		n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0f:52")
+		id := n.db.AddRow(t, "node1", "fa:16:3e:00:0f:52", "s4", "10.30.0.202", 1400)
+		cmd := n.ns.Exec(context.Background(), n.env, binary, "once", "--config", n.conf)
+		r, w, _ := os.Pipe()
+		cmd.Stdout, cmd.Stderr = w, w
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		eventually(t, 10*time.Second, "activation started", started(mark))
+		r.Close() // the reader goes: every later write fails
+		err := cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() < 0 {
+			t.Fatalf("once was killed by a signal: %v", err)
+		}
+		if l := n.ns.Link(t, "multinic0"); l.MTU != 1400 || n.db.Success(t, id) != 1 {
+			t.Errorf("not finished after its output closed: %+v, netplan_success %d (%v)", l, n.db.Success(t, id), err)
+		}
+	})
+	t.Run("SIGHUP to run", func(t *testing.T) {
+		n := newNode(t)
+		n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0f:53")
+		id := n.db.AddRow(t, "node1", "fa:16:3e:00:0f:53", "s4", "10.30.0.203", 1400)
+		d := n.startDaemon("POLL_INTERVAL=60s", "POLL_JITTER=0") // the first poll a minute away
+		d.waitNotify(t, "READY=1", 10*time.Second)
+		n.db.Exec(t, "UPDATE multi_interface SET mtu = 1300 WHERE id = ?", id)
+		d.cmd.Process.Signal(syscall.SIGHUP)
+		eventually(t, 5*time.Second, "the cycle SIGHUP asks for applies the new MTU", func() bool { return n.ns.Link(t, "multinic0").MTU == 1300 })
+		select {
+		case err := <-d.done:
+			t.Fatalf("run ended on SIGHUP: %v", err)
+		default:
+		}
+	})
 }

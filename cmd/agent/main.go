@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 )
 
 // Set with -ldflags "-X main.version=... -X main.commit=...".
@@ -43,6 +45,10 @@ func init() {
 }
 
 func main() {
+	// A closed standard output (the terminal or pipe of `once` gone) makes
+	// writes fail instead of killing the agent in the middle of a change.
+	// A handler, unlike ignoring it, is not inherited by the tools it runs.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -47,7 +47,9 @@ func runOnce(args []string, stdout, stderr io.Writer) int {
 	}
 	defer lk.Release()
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	// A hangup (the terminal closed) stops it as SIGTERM does: the
+	// interface in hand is finished or rolled back, not cut off.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
 	res, err := a.rec.Cycle(ctx)
 	if err != nil {

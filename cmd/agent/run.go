@@ -130,6 +130,17 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		Watchdog: watchdog,
 		Log:      log,
 	}
+	// SIGHUP, systemd's reload: a cycle now (the rows read again); settings
+	// change with a restart.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			log.Info("SIGHUP: reconciling now; settings in the config file take effect at a restart")
+			d.Request()
+		}
+	}()
 	log.Info("daemon started", "poll_interval", cfg.PollInterval.String(), "jitter", cfg.PollJitter, "nodes", a.nodes)
 	d.Run(ctx)
 	log.Info("stopping")

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/health"
@@ -53,8 +54,24 @@ type Daemon struct {
 	// seen is what the agent sets on each link seen so far (a new link may
 	// be a NIC whose row was written after the last read, so it triggers a
 	// cycle too); a change of carrier alone changes none of it.
-	seen      map[int]linkState
-	lastEvent time.Time
+	seen         map[int]linkState
+	lastEvent    time.Time
+	requests     chan struct{}
+	requestsOnce sync.Once
+}
+
+func (d *Daemon) requested() chan struct{} {
+	d.requestsOnce.Do(func() { d.requests = make(chan struct{}, 1) })
+	return d.requests
+}
+
+// Request asks for a cycle now; requests that come while one is pending,
+// or sooner than EventGap after the last one, are served by that one.
+func (d *Daemon) Request() {
+	select {
+	case d.requested() <- struct{}{}:
+	default:
+	}
 }
 
 type linkState struct {
@@ -93,7 +110,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer poll.Stop()
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
-	pending := false
+	pending, why := false, ""
 	var tick <-chan time.Time
 	if d.Watchdog > 0 {
 		t := time.NewTicker(d.Watchdog)
@@ -118,8 +135,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			d.Rec.Invalidate()
 			if d.relevant(c) && !pending {
-				pending = true
+				pending, why = true, "netlink"
 				debounce.Reset(d.Debounce)
+			}
+		case <-d.requested():
+			if !pending {
+				pending, why = true, "request"
+				debounce.Reset(0)
 			}
 		case <-debounce.C:
 			if wait := d.EventGap - time.Since(d.lastEvent); wait > 0 {
@@ -127,7 +149,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				continue
 			}
 			pending = false
-			if d.level > 0 {
+			if d.level > 0 && why == "netlink" {
 				// The last cycle failed (the database, say): the poll's
 				// backoff decides when to try again, not the kernel.
 				continue
@@ -136,7 +158,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			// which finds nothing to do. Dropping them could lose a change
 			// made by hand during this cycle.
 			d.lastEvent = time.Now()
-			d.cycle(ctx, "netlink")
+			d.cycle(ctx, why)
 		}
 	}
 }

@@ -472,9 +472,13 @@ func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 	return res, reportErr
 }
 
-// report writes netplan_success where it changes.
+// report writes netplan_success where it changes. The whole report shares
+// one statement's deadline and stops at the first failure: a database that
+// hangs (a row locked by another transaction) or is gone holds the cycle
+// once, not once per row.
 func (r *Reconciler) report(ctx context.Context, res *Result) error {
-	var errs []error
+	ctx, cancel := context.WithTimeout(ctx, r.Store.Timeout())
+	defer cancel()
 	for k, it := range res.Plan.Ifaces {
 		ok := res.Rows[k].Err == nil
 		if ok == it.Row.Success || res.Rows[k].Skipped {
@@ -485,11 +489,8 @@ func (r *Reconciler) report(ctx context.Context, res *Result) error {
 				r.Log.Warn("row changed owner or was deleted during the cycle", "id", it.Row.ID, "error", err)
 				continue
 			}
-			errs = append(errs, err)
+			return fmt.Errorf("%w: reporting row %d (the next cycle reports it again): %w", ErrDB, it.Row.ID, err)
 		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: %w", ErrDB, err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -302,5 +303,47 @@ func TestLostGatewayRollsBackTheCycle(t *testing.T) {
 	}
 	if e.db.Success(t, id) != 0 {
 		t.Error("the row is marked successful")
+	}
+}
+
+// TestAHangingReportEndsTheCycleInTime: another transaction holds the
+// rows' locks while the agent writes its results. The report stops at the
+// statement deadline (2 s here) instead of waiting on every row, the cycle
+// says the database failed, and the next one reports.
+func TestAHangingReportEndsTheCycleInTime(t *testing.T) {
+	e := newEnv(t)
+	var ids []int64
+	for k := range 4 {
+		mac := fmt.Sprintf("fa:16:3e:00:00:2%d", k)
+		e.ns.AddNIC(t, fmt.Sprintf("eth%d", k+1), mac)
+		ids = append(ids, e.db.AddRow(t, node, mac, "s4", fmt.Sprintf("10.20.0.2%d", k), nil))
+	}
+	st, err := store.Open(store.Options{Socket: e.db.Socket, User: "root", Name: e.db.Name, MaxOpen: 2, MaxIdle: 1, MaxLifetime: time.Minute, Timeout: 2 * time.Second}, []string{node})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r := e.reconciler()
+	r.Store = st
+	tx, err := e.db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec("SELECT id FROM multi_interface FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = r.Cycle(context.Background())
+	took := time.Since(start)
+	tx.Rollback()
+	if !errors.Is(err, reconcile.ErrDB) || took > 6*time.Second {
+		t.Fatalf("cycle with the rows locked: %v after %s, want a database error within the deadline", err, took)
+	}
+	t.Logf("the locked report ended after %s: %v", took.Round(100*time.Millisecond), err)
+	e.cycle(r)
+	for _, id := range ids {
+		if e.db.Success(t, id) != 1 {
+			t.Errorf("row %d not reported by the next cycle", id)
+		}
 	}
 }

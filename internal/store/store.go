@@ -148,6 +148,9 @@ func setTLS(c *mysql.Config, o Options) error {
 // Close releases the pool.
 func (s *Store) Close() error { return s.db.Close() }
 
+// Timeout is how long one statement may take.
+func (s *Store) Timeout() time.Duration { return s.timeout }
+
 // Nodes returns the node names whose rows this store reads.
 func (s *Store) Nodes() []string { return s.nodes }
 
