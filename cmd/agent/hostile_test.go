@@ -372,3 +372,54 @@ func TestSignalsDuringACycle(t *testing.T) {
 		}
 	})
 }
+
+// TestLinksSomethingElseUses: a NIC that is a bridge's port, or that
+// carries a macvlan (pod networking, say), fails its row and is never
+// touched; the others go on.
+func TestLinksSomethingElseUses(t *testing.T) {
+	n := newNode(t)
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0f:61")
+	n.ns.IP(t, "link", "add", "br0", "type", "bridge")
+	n.ns.IP(t, "link", "set", "ens4", "master", "br0")
+	n.ns.AddNIC(t, "ens5", "fa:16:3e:00:0f:62")
+	n.ns.IP(t, "link", "add", "mv0", "link", "ens5", "type", "macvlan", "mode", "bridge")
+	n.ns.AddNIC(t, "ens6", "fa:16:3e:00:0f:63")
+	bridged := n.db.AddRow(t, "node1", "fa:16:3e:00:0f:61", "s4", "10.30.0.211", 1400)
+	carrier := n.db.AddRow(t, "node1", "fa:16:3e:00:0f:62", "s4", "10.30.0.212", 1400)
+	n.db.AddRow(t, "node1", "fa:16:3e:00:0f:63", "s4", "10.30.0.213", 1400)
+	code, out, _ := n.run("once")
+	if code != 1 || !strings.Contains(out, "is a port of another link") || !strings.Contains(out, "carries link mv0 (macvlan) on top of it") {
+		t.Fatalf("once: exit %d\n%s", code, out)
+	}
+	for _, name := range []string{"ens4", "ens5"} {
+		if l := n.ns.Link(t, name); l.MTU != 1500 || len(l.Addrs) != 0 {
+			t.Errorf("%s was touched: %+v", name, l)
+		}
+	}
+	if n.db.Success(t, bridged) != 0 || n.db.Success(t, carrier) != 0 {
+		t.Error("a row on a link something else uses is marked successful")
+	}
+	if l := n.ns.Link(t, "multinic0"); l.MTU != 1400 {
+		t.Errorf("the free NIC did not converge: %+v", l)
+	}
+}
+
+// TestPlanLeavesTheDaemonsTemporaryFilesAlone: `plan` (or status, or
+// doctor) run next to a working daemon used to clear the hidden temporary
+// files of an interrupted write, which may be the daemon's own write in
+// progress. Only a cycle, under the lock, clears them.
+func TestPlanLeavesTheDaemonsTemporaryFilesAlone(t *testing.T) {
+	n := newNode(t)
+	tmp := filepath.Join(n.root, "etc/netplan/.90-multinic0.yaml.tmp-4242")
+	os.MkdirAll(filepath.Dir(tmp), 0o755)
+	os.WriteFile(tmp, []byte("half a file"), 0o600)
+	n.run("plan")
+	n.run("status")
+	if _, err := os.Stat(tmp); err != nil {
+		t.Fatalf("plan or status removed a temporary file: %v", err)
+	}
+	n.run("once")
+	if _, err := os.Stat(tmp); err == nil {
+		t.Error("once left the temporary file of an interrupted write")
+	}
+}

@@ -28,7 +28,10 @@ type Link struct {
 	Up   bool
 	Kind string
 	// Master is the index of the bond or bridge the link is a port of, or 0.
-	Master   int
+	Master int
+	// Parent is the index of the link this one sits on (a VLAN's or a
+	// macvlan's lower device), or 0.
+	Parent   int
 	Loopback bool
 	// Addrs are the addresses the agent manages: permanent addresses that
 	// are not link-local, sorted.
@@ -129,6 +132,7 @@ func (h *Handle) List() ([]Link, error) {
 			Up:        a.Flags&net.FlagUp != 0,
 			Kind:      l.Type(),
 			Master:    a.MasterIndex,
+			Parent:    a.ParentIndex,
 			Loopback:  a.Flags&net.FlagLoopback != 0,
 			Addrs:     byIndex[a.Index],
 			DADFailed: dadFailed[a.Index],

@@ -254,6 +254,7 @@ func Build(in Input) Plan {
 	// Validate every row; remember every MAC that has a row, valid or not,
 	// so that a row with a bad address never gets its NIC's files removed.
 	p.Ifaces = make([]Iface, len(rows))
+	slots := 0 // valid rows so far: only they take one of the ten names
 	rowMACs := map[string]bool{}
 	macRows := map[string][]int{}
 	addrRows := map[netip.Addr][]int{}
@@ -267,8 +268,12 @@ func Build(in Input) Plan {
 		if it.Want.MAC != "" {
 			rowMACs[it.Want.MAC] = true
 		}
-		if k >= netconf.MaxInterfaces && it.Err == nil {
-			it.fail(ErrValidation, fmt.Errorf("row %d: this node has %d rows and at most %d are configured (lowest ids first)", r.ID, len(rows), netconf.MaxInterfaces))
+		if it.Err == nil && len(macRows[it.Want.MAC]) == 0 {
+			// A bad row or a second row for a MAC takes no slot.
+			if slots >= netconf.MaxInterfaces {
+				it.fail(ErrValidation, fmt.Errorf("row %d: this node already has %d valid rows and at most %d are configured (lowest ids first)", r.ID, slots, netconf.MaxInterfaces))
+			}
+			slots++
 		}
 		if it.Err == nil {
 			macRows[it.Want.MAC] = append(macRows[it.Want.MAC], k)
@@ -309,6 +314,10 @@ func Build(in Input) Plan {
 		}
 		if l.Master != 0 {
 			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) is a port of another link (index %d); it is never changed", it.Row.ID, l.Name, l.MAC, l.Master))
+			continue
+		}
+		if up := upper(in.Links, l.Index); up != nil {
+			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) carries link %s (%s) on top of it, which a change would disturb; it is never changed", it.Row.ID, l.Name, l.MAC, up.Name, up.Kind))
 			continue
 		}
 		if slices.Contains(l.DADFailed, it.Want.Addr) {
@@ -419,6 +428,21 @@ func checkReserved(ifaces []Iface, in Input) {
 		}
 	}
 }
+
+// upper returns a link that sits on the link with index i (a VLAN, a
+// macvlan), or nil.
+func upper(ls []links.Link, i int) *links.Link {
+	for k := range ls {
+		if ls[k].Parent == i && ls[k].Index != i && upperKinds[ls[k].Kind] {
+			return &ls[k]
+		}
+	}
+	return nil
+}
+
+// upperKinds are the links that sit on another one and need it as it is;
+// a veth's peer is its parent in the kernel's terms, but not on top of it.
+var upperKinds = map[string]bool{"vlan": true, "macvlan": true, "macvtap": true, "ipvlan": true, "ipvtap": true, "vxlan": true}
 
 // linkIndex returns the link with index i, or nil.
 func linkIndex(ls []links.Link, i int) *links.Link {

@@ -5,6 +5,7 @@ package plan
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -90,10 +91,14 @@ func TestDuplicatesAndTooManyRows(t *testing.T) {
 	rows[2].Address, rows[2].CIDR = "10.0.0.5", "10.0.0.0/24"
 	rows[3].Address, rows[3].CIDR = "10.0.0.5", "10.0.0.0/24"
 	p := build(rows, ls, nil)
-	for k, want := range map[int]string{1: "already in row 1", 3: "already in row 3", 10: "at most 10", 11: "at most 10"} {
+	// Row 2 repeats row 1's MAC and takes no slot, so row 11 is the tenth.
+	for k, want := range map[int]string{1: "already in row 1", 3: "already in row 3", 11: "at most 10"} {
 		if err := p.Ifaces[k].Err; err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("row %d: error %v, want %q", k+1, err, want)
 		}
+	}
+	if err := p.Ifaces[10].Err; err != nil {
+		t.Errorf("row 11, the tenth valid one: %v", err)
 	}
 	// The first row of each duplicate pair keeps going.
 	for k, name := range map[int]string{0: "multinic0", 2: "multinic1", 4: "multinic2"} {
@@ -442,6 +447,43 @@ func TestAGatewayOnTheAgentsOwnNICIsNotReserved(t *testing.T) {
 			p := Build(Input{Rows: []store.Row{r}, Links: []links.Link{c.link}, Files: c.file, DefaultRoute: map[int]bool{5: true}, Reserved: gw, Backend: netplan.Backend{}})
 			if refused := p.Ifaces[0].Err != nil; refused != c.want {
 				t.Errorf("refused %v (%v), want %v", refused, p.Ifaces[0].Err, c.want)
+			}
+		})
+	}
+}
+
+func TestABadRowTakesNoSlot(t *testing.T) {
+	var rows []store.Row
+	var ls []links.Link
+	for i := range 11 {
+		mac := fmt.Sprintf("fa:16:3e:00:01:%02x", i)
+		rows = append(rows, row(int64(i+1), mac, "", "", 0))
+		ls = append(ls, nic(10+i, fmt.Sprintf("eth%d", i), mac))
+	}
+	rows[0].MAC = "not-a-mac"
+	p := build(rows, ls, nil)
+	for k, it := range p.Ifaces[1:] {
+		if it.Err != nil || it.Want.Name == "" {
+			t.Errorf("row %d: %v (name %q): a bad row took one of the ten slots", k+2, it.Err, it.Want.Name)
+		}
+	}
+}
+
+func TestAddressesThatAreNoHosts(t *testing.T) {
+	for _, c := range []struct{ addr, cidr, want string }{
+		{"0.1.2.3", "0.0.0.0/8", "this network"},
+		{"240.0.0.5", "240.0.0.0/24", "reserved for future use"},
+		{"255.255.255.255", "255.255.255.255/32", "reserved for future use"},
+		{"::1.2.3.4", "::/96", "IPv4-compatible"},
+		{"100::5", "100::/64", "discard prefix"},
+		{"224.0.0.5", "224.0.0.0/24", "not a unicast host address"},
+		{"10.0.0.0", "10.0.0.0/24", "network address"},
+		{"2001:db8::", "2001:db8::/64", "network address"},
+	} {
+		t.Run(c.addr, func(t *testing.T) {
+			_, err := validate(row(1, "fa:16:3e:00:00:01", c.addr, c.cidr, 0))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s in %s: %v, want %q", c.addr, c.cidr, err, c.want)
 			}
 		})
 	}

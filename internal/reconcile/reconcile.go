@@ -77,6 +77,7 @@ type Reconciler struct {
 	dbAddrs  []netip.Addr
 	retries  map[int64]*retry
 	inFlight atomic.Int64
+	cleaned  bool
 	scanner  *netconf.Scanner
 	claims   map[string]parsedClaims
 	render   *renderCache
@@ -365,13 +366,6 @@ func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input,
 		if r.state.problem != nil {
 			r.Log.Error("agent state unusable; going on with it in memory", "error", r.state.problem)
 		}
-		// A crash in the middle of a write leaves a hidden temporary file,
-		// which no network tool reads; clear them once per start.
-		for _, b := range append([]netconf.Backend{r.Backend}, r.Others...) {
-			for _, d := range b.Dirs() {
-				atomicfile.CleanTemp(filepath.Join(r.Root, d))
-			}
-		}
 	}
 	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.defaults, Backend: r.render,
 		Claims: r.otherClaims(), ClaimsRead: r.ClaimsRead, Reserved: view.reserved, PrevAbsent: r.state.confirmedAbsent(time.Now(), r.MinAbsence)}, nil
@@ -454,6 +448,18 @@ func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	start := time.Now()
+	if !r.cleaned {
+		// A crash in the middle of a write leaves a hidden temporary file,
+		// which no network tool reads; clear them once per start. Only a
+		// cycle does, which runs under the lock: `plan` next to a working
+		// daemon must not take its files from under it.
+		for _, b := range append([]netconf.Backend{r.Backend}, r.Others...) {
+			for _, d := range b.Dirs() {
+				atomicfile.CleanTemp(filepath.Join(r.Root, d))
+			}
+		}
+		r.cleaned = true
+	}
 	in, err := r.read(ctx)
 	if err != nil {
 		return Result{}, err
