@@ -324,31 +324,31 @@ func Build(in Input) Plan {
 			it.fail(ErrConflict, fmt.Errorf("row %d: address %s failed IPv6 duplicate address detection on %s: another host on that network uses it; once that is resolved, `ip address del %s dev %s` and the agent adds it again", it.Row.ID, it.Want.Addr.Addr(), l.Name, it.Want.Addr, l.Name))
 			continue
 		}
-		if it.Want.Addr.IsValid() {
-			if o := addrOwner[it.Want.Addr.Addr()]; o != nil && o.Index != l.Index {
-				it.fail(ErrValidation, fmt.Errorf("row %d: address %s is already on link %s", it.Row.ID, it.Want.Addr.Addr(), o.Name))
-			}
-		}
 	}
 
 	assignNames(p.Ifaces, in.Links, in.Files)
 	checkClaims(p.Ifaces, in)
 
-	// Decide each row's actions.
+	// Decide each row's actions, knowing every path some row writes: a
+	// file of one row's MAC at another row's path is that row's to rewrite,
+	// not this one's to delete.
 	rendered := map[string]bool{}
+	wants := make([][]netconf.File, len(p.Ifaces))
 	for k := range p.Ifaces {
-		it := &p.Ifaces[k]
-		if it.Want.Name == "" {
+		if p.Ifaces[k].Want.Name == "" {
 			continue
 		}
-		want := in.Backend.Render(it.Want)
-		for _, f := range want {
+		wants[k] = in.Backend.Render(p.Ifaces[k].Want)
+		for _, f := range wants[k] {
 			rendered[f.Path] = true
 		}
-		if it.Err != nil || it.Link == nil {
+	}
+	for k := range p.Ifaces {
+		it := &p.Ifaces[k]
+		if it.Want.Name == "" || it.Err != nil || it.Link == nil {
 			continue
 		}
-		acts, err := ifaceActions(it, in.Backend, want, in.Files, filesByPath)
+		acts, err := ifaceActions(it, in.Backend, wants[k], in.Files, filesByPath, rendered)
 		if err != nil {
 			it.fail(ErrConflict, err)
 			continue
@@ -357,7 +357,51 @@ func Build(in Input) Plan {
 	}
 
 	p.Orphans, p.Absent = orphans(in, rowMACs, rendered, byMAC)
+	checkAddressMoves(&p, addrOwner)
 	return p
+}
+
+// checkAddressMoves fails the rows whose address is on another link that
+// keeps it. An address that another row's NIC, or an orphan removed in
+// this cycle, gives up passes to the row in the same cycle: the
+// transaction removes addresses everywhere before it adds any.
+func checkAddressMoves(p *Plan, owner map[netip.Addr]*links.Link) {
+	// A row refused here gives nothing up either: repeat until none is.
+	for changed := true; changed; {
+		changed = false
+		released := map[netip.Addr]int{} // address -> the link giving it up
+		for _, it := range p.Ifaces {
+			for _, a := range it.Actions {
+				if a.Kind == DelAddr && it.Link != nil {
+					released[a.Addr.Addr()] = it.Link.Index
+				}
+			}
+		}
+		for _, o := range p.Orphans {
+			for _, a := range o.Actions {
+				if a.Kind == DelAddr && o.Link != nil && o.Confirmed && o.Kept == "" {
+					released[a.Addr.Addr()] = o.Link.Index
+				}
+			}
+		}
+		for k := range p.Ifaces {
+			it := &p.Ifaces[k]
+			if it.Err != nil || it.Link == nil || !it.Want.Addr.IsValid() {
+				continue
+			}
+			addr := it.Want.Addr.Addr()
+			o := owner[addr]
+			if o == nil || o.Index == it.Link.Index {
+				continue
+			}
+			if idx, ok := released[addr]; ok && idx == o.Index {
+				continue
+			}
+			it.fail(ErrValidation, fmt.Errorf("row %d: address %s is already on link %s, which keeps it", it.Row.ID, addr, o.Name))
+			it.Actions = nil
+			changed = true
+		}
+	}
 }
 
 // Reserved is an address or a network no row's subnet may take in.
@@ -583,7 +627,7 @@ func isManagedName(n string) bool {
 	return len(n) == len("multinic0") && strings.HasPrefix(n, "multinic") && n[8] >= '0' && n[8] <= '9'
 }
 
-func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files []netconf.Owned, byPath map[string]netconf.Owned) ([]Action, error) {
+func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files []netconf.Owned, byPath map[string]netconf.Owned, rendered map[string]bool) ([]Action, error) {
 	var acts []Action
 	// A row at 1 whose interface differs has drifted; but not one the
 	// previous agent configured, whose files are taken over now.
@@ -622,7 +666,7 @@ func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files
 	}
 	// Owned files for this MAC at other paths: an old name or another backend.
 	for _, f := range files {
-		if f.Foreign || f.Unreadable || wanted[f.Path] || f.Iface.MAC != it.Want.MAC {
+		if f.Foreign || f.Unreadable || rendered[f.Path] || f.Iface.MAC != it.Want.MAC {
 			continue
 		}
 		acts = append(acts, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode, Backup: f.Legacy, Drift: drift("file")})

@@ -129,7 +129,7 @@ func (r *Reconciler) noteFailure(row store.Row, u *unit, now time.Time) {
 		r.retries[row.ID] = rt
 	}
 	rt.failures++
-	rt.err, rt.kind = u.err, u.kind
+	rt.err, rt.kind = u.Err, u.kind
 	rt.next = now.Add(r.Backoff.Delay(rt.failures))
 }
 
