@@ -277,6 +277,11 @@ var scenarios = []struct {
 		files: []netconf.Owned{owned(1, "multinic0", macA, addrX), owned(2, "multinic1", macB, addrY)},
 		rows:  []store.Row{row(1, macB, addrX), row(2, macA, addrY)},
 	}},
+	{"three rows pass their MACs round", node{
+		links: []links.Link{nic(2, "multinic0", macA, 1500, addrX), nic(3, "multinic1", macB, 1500, addrY), nic(4, "multinic2", macC, 1500, addrZ)},
+		files: []netconf.Owned{owned(1, "multinic0", macA, addrX), owned(2, "multinic1", macB, addrY), owned(3, "multinic2", macC, addrZ)},
+		rows:  []store.Row{row(1, macB, addrX), row(2, macC, addrY), row(3, macA, addrZ)},
+	}},
 	{"an address passes from a removed interface to a new NIC", node{
 		links:  []links.Link{nic(2, "multinic0", macA, 1500, addrX), nic(3, "eth1", macB, 1500)},
 		files:  []netconf.Owned{owned(1, "multinic0", macA, addrX)},
