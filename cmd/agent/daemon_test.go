@@ -281,7 +281,8 @@ func TestSIGTERMDuringACycle(t *testing.T) {
 	n := newNode(t)
 	bin := t.TempDir()
 	os.WriteFile(filepath.Join(bin, "netplan"), []byte("#!/bin/sh\necho started > \"$(dirname \"$0\")/started\"\nsleep 2\n"), 0o755)
-	n.setEnv("PATH=" + bin + ":" + os.Getenv("PATH"))
+	// netplan, or its generator where the agent runs that directly.
+	n.setEnv("PATH="+bin+":"+os.Getenv("PATH"), "NETPLAN_GENERATE_PATH="+filepath.Join(bin, "netplan"))
 	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0d:01")
 	id := n.db.AddRow(t, "node1", "fa:16:3e:00:0d:01", "s4", "10.30.0.131", 1400)
 	d := n.startDaemon("POLL_INTERVAL=60s")

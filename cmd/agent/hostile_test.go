@@ -310,7 +310,8 @@ func TestSignalsDuringACycle(t *testing.T) {
 	slow := func(n *node) string {
 		bin := t.TempDir()
 		os.WriteFile(filepath.Join(bin, "netplan"), []byte("#!/bin/sh\necho started > \"$(dirname \"$0\")/started\"\nsleep 2\n"), 0o755)
-		n.setEnv("PATH=" + bin + ":" + os.Getenv("PATH"))
+		// netplan, or its generator where the agent runs that directly.
+		n.setEnv("PATH="+bin+":"+os.Getenv("PATH"), "NETPLAN_GENERATE_PATH="+filepath.Join(bin, "netplan"))
 		return filepath.Join(bin, "started")
 	}
 	started := func(path string) func() bool {

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -128,15 +127,12 @@ func (Backend) Parse(path string, content []byte) (netconf.Iface, error) {
 	return i, nil
 }
 
-// Activate runs `netplan generate` once for the batch, then, when
-// systemd-networkd runs on the system at root, `networkctl reload` (which
-// reconfigures only the links whose files changed), or `netplan apply`
-// where networkd predates reload (systemd 244).
+// Activate runs netplan's generator once for the batch (see generate),
+// then, when systemd-networkd runs on the system at root, `networkctl
+// reload` (which reconfigures only the links whose files changed), or
+// `netplan apply` where networkd predates reload (systemd 244).
 func (Backend) Activate(ctx context.Context, root string, changed []string) error {
-	if _, err := exec.LookPath("netplan"); err != nil {
-		return fmt.Errorf("%w: netplan is not installed", netconf.ErrUnavailable)
-	}
-	if err := netconf.Run(ctx, "netplan", "generate", "--root-dir", root); err != nil {
+	if err := generate(ctx, root); err != nil {
 		return err
 	}
 	if !netconf.DaemonRuns(root, "/run/systemd/netif") {
