@@ -21,6 +21,7 @@ import (
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/multinic-agent/multinic-agent/internal/control"
 	"github.com/multinic-agent/multinic-agent/internal/daemon"
 	"github.com/multinic-agent/multinic-agent/internal/health"
 	"github.com/multinic-agent/multinic-agent/internal/lock"
@@ -79,21 +80,6 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	state := health.NewState(liveness)
 	state.Set(health.Snapshot{Backend: a.rec.Backend.Name()})
 
-	var srv *http.Server
-	if cfg.HealthPort != 0 {
-		addr := net.JoinHostPort(cfg.HealthAddr, strconv.Itoa(cfg.HealthPort))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			if p, ok := prevagent.Holder("/proc", cfg.HealthPort); ok {
-				return fail(fmt.Errorf("cannot listen on HEALTH_ADDR:HEALTH_PORT %s: %s", addr, p.Sentence()))
-			}
-			return fail(fmt.Errorf("cannot listen on HEALTH_ADDR:HEALTH_PORT %s (%v); free the port or set HEALTH_PORT", addr, err))
-		}
-		srv = health.Server(health.Handler(state, m.Registry))
-		go health.Guard(srv, ln, health.MaxConns, state.Managed)
-		log.Info("serving health and metrics", "addr", ln.Addr().String())
-	}
-
 	if os.Getenv("GOGC") == "" {
 		// The heap is small and an idle cycle allocates little: collect at
 		// half the usual growth to keep the resident set small.
@@ -124,12 +110,38 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 			Interval: cfg.PollInterval, Jitter: cfg.PollJitter,
 			BackoffEnabled: cfg.BackoffEnabled, Multiplier: cfg.BackoffMultiplier, Max: cfg.BackoffMaxInterval,
 		},
-		Debounce: 200 * time.Millisecond,
-		EventGap: time.Second,
-		Notify:   notify,
-		Watchdog: watchdog,
-		Log:      log,
+		Debounce:   200 * time.Millisecond,
+		EventGap:   time.Second,
+		RequestGap: time.Second,
+		Notify:     notify,
+		Watchdog:   watchdog,
+		Log:        log,
 	}
+	var srv *http.Server
+	if cfg.HealthPort != 0 {
+		addr := net.JoinHostPort(cfg.HealthAddr, strconv.Itoa(cfg.HealthPort))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			if p, ok := prevagent.Holder("/proc", cfg.HealthPort); ok {
+				return fail(fmt.Errorf("cannot listen on HEALTH_ADDR:HEALTH_PORT %s: %s", addr, p.Sentence()))
+			}
+			return fail(fmt.Errorf("cannot listen on HEALTH_ADDR:HEALTH_PORT %s (%v); free the port or set HEALTH_PORT", addr, err))
+		}
+		srv = health.Server(health.WithReconcile(health.Handler(state, m.Registry), cfg.ReconcileToken, d.Reconcile))
+		go health.Guard(srv, ln, health.MaxConns, state.Managed)
+		log.Info("serving health and metrics", "addr", ln.Addr().String(), "post_reconcile", cfg.ReconcileToken != "")
+	}
+
+	// `multinic-agent reconcile` reaches the daemon through a socket next
+	// to the lock, which only root can use.
+	sockPath := control.SocketPath(cfg.Path(cfg.LockFile))
+	if ln, err := control.Listen(sockPath); err != nil {
+		log.Warn("cannot open the local reconcile socket; multinic-agent reconcile cannot reach this daemon (SIGHUP still asks for a cycle)", "socket", sockPath, "error", err)
+	} else {
+		defer ln.Close()
+		go control.Serve(ln, d.Reconcile, log)
+	}
+
 	// SIGHUP, systemd's reload: a cycle now (the rows read again); settings
 	// change with a restart.
 	hup := make(chan os.Signal, 1)

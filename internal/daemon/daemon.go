@@ -37,6 +37,11 @@ type Daemon struct {
 	// more often than that. While cycles fail, kernel changes trigger none:
 	// the poll, with its backoff, retries.
 	EventGap time.Duration
+	// RequestGap is the shortest time from the start of any cycle to one
+	// that requests (Request, Reconcile) trigger: however many callers ask,
+	// and however often, they make the agent read the database at most
+	// once per RequestGap. Requests that wait together share one cycle.
+	RequestGap time.Duration
 	// Notify sends a systemd notification (READY=1, WATCHDOG=1,
 	// STOPPING=1); nil when not run by systemd.
 	Notify func(state string)
@@ -58,6 +63,20 @@ type Daemon struct {
 	lastEvent    time.Time
 	requests     chan struct{}
 	requestsOnce sync.Once
+
+	// mu guards what callers of Request and Reconcile share with the loop.
+	mu sync.Mutex
+	// waiters are the callers of Reconcile whose cycle has not started.
+	waiters []waiter
+	// lastAsk is when the latest request came, lastStart when the latest
+	// cycle began: a request is served once a cycle starts after it.
+	lastAsk, lastStart time.Time
+	stopped            bool
+}
+
+type waiter struct {
+	at time.Time
+	ch chan health.CycleResult
 }
 
 func (d *Daemon) requested() chan struct{} {
@@ -65,13 +84,78 @@ func (d *Daemon) requested() chan struct{} {
 	return d.requests
 }
 
-// Request asks for a cycle now; requests that come while one is pending,
-// or sooner than EventGap after the last one, are served by that one.
+// Request asks for a cycle now, without waiting for it (SIGHUP). Any cycle
+// that starts after the request serves it; one that the request triggers
+// starts no sooner than RequestGap after the previous cycle's start.
 func (d *Daemon) Request() {
+	d.mu.Lock()
+	d.lastAsk = time.Now()
+	d.mu.Unlock()
+	d.poke()
+}
+
+func (d *Daemon) poke() {
 	select {
 	case d.requested() <- struct{}{}:
 	default:
 	}
+}
+
+// ErrStopped is returned to callers of Reconcile when the daemon stops
+// before their cycle starts.
+var ErrStopped = errors.New("the agent is stopping")
+
+// Reconcile asks for a cycle, as Request does, and returns the result of
+// the first cycle that starts after the call (so it reads the rows as they
+// are now). Callers that wait together share that cycle.
+func (d *Daemon) Reconcile(ctx context.Context) (health.CycleResult, error) {
+	w := waiter{at: time.Now(), ch: make(chan health.CycleResult, 1)}
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		return health.CycleResult{}, ErrStopped
+	}
+	d.waiters = append(d.waiters, w)
+	d.lastAsk = w.at
+	d.mu.Unlock()
+	d.poke()
+	select {
+	case res, ok := <-w.ch:
+		if !ok {
+			return health.CycleResult{}, ErrStopped
+		}
+		return res, nil
+	case <-ctx.Done():
+		d.mu.Lock()
+		d.waiters = slices.DeleteFunc(d.waiters, func(o waiter) bool { return o.ch == w.ch })
+		d.mu.Unlock()
+		return health.CycleResult{}, ctx.Err()
+	}
+}
+
+// due reports whether a request came after the latest cycle started.
+func (d *Daemon) due() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lastAsk.After(d.lastStart)
+}
+
+// sinceStart is the time since the latest cycle started.
+func (d *Daemon) sinceStart() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return time.Since(d.lastStart)
+}
+
+// stop releases the callers still waiting: no cycle will serve them.
+func (d *Daemon) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stopped = true
+	for _, w := range d.waiters {
+		close(w.ch)
+	}
+	d.waiters = nil
 }
 
 type linkState struct {
@@ -106,16 +190,29 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.cycle(ctx, "start")
 	d.notify("READY=1")
 
+	defer d.stop()
 	poll := time.NewTimer(d.Schedule.First(random(), random()))
 	defer poll.Stop()
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
-	pending, why := false, ""
+	asked := time.NewTimer(time.Hour)
+	asked.Stop()
+	pending, waiting := false, false
 	var tick <-chan time.Time
 	if d.Watchdog > 0 {
 		t := time.NewTicker(d.Watchdog)
 		defer t.Stop()
 		tick = t.C
+	}
+	// after runs a cycle that did not come from the poll timer: one that
+	// ends a backoff (it reached the database) brings the next poll back
+	// to the interval instead of the backoff's wait.
+	after := func(why string) {
+		level := d.level
+		d.cycle(ctx, why)
+		if level > 0 && d.level == 0 {
+			poll.Reset(d.Schedule.Next(0, random()))
+		}
 	}
 	for {
 		select {
@@ -135,13 +232,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			d.Rec.Invalidate()
 			if d.relevant(c) && !pending {
-				pending, why = true, "netlink"
+				pending = true
 				debounce.Reset(d.Debounce)
 			}
 		case <-d.requested():
-			if !pending {
-				pending, why = true, "request"
-				debounce.Reset(0)
+			if !waiting && d.due() {
+				waiting = true
+				asked.Reset(max(0, d.RequestGap-d.sinceStart()))
+			}
+		case <-asked.C:
+			if wait := d.RequestGap - d.sinceStart(); wait > 0 {
+				asked.Reset(wait)
+				continue
+			}
+			waiting = false
+			if d.due() {
+				// The requested cycle also serves a pending kernel change:
+				// it reads the kernel again.
+				after("request")
 			}
 		case <-debounce.C:
 			if wait := d.EventGap - time.Since(d.lastEvent); wait > 0 {
@@ -149,7 +257,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				continue
 			}
 			pending = false
-			if d.level > 0 && why == "netlink" {
+			if d.level > 0 {
 				// The last cycle failed (the database, say): the poll's
 				// backoff decides when to try again, not the kernel.
 				continue
@@ -158,7 +266,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			// which finds nothing to do. Dropping them could lose a change
 			// made by hand during this cycle.
 			d.lastEvent = time.Now()
-			d.cycle(ctx, why)
+			after("netlink")
 		}
 	}
 }
@@ -195,8 +303,23 @@ func (d *Daemon) cycle(ctx context.Context, why string) {
 		return
 	}
 	start := time.Now()
+	d.mu.Lock()
+	d.lastStart = start
+	serving := d.waiters
+	d.waiters = nil
+	d.mu.Unlock()
 	res, err := d.Rec.Cycle(ctx)
 	took := time.Since(start)
+	defer func() {
+		if len(serving) == 0 {
+			return
+		}
+		out := d.result(why, start, took, res, err)
+		for _, w := range serving {
+			out.Requested = w.at
+			w.ch <- out
+		}
+	}()
 	d.Metrics.ObserveCycle(res, err, took)
 	if err != nil {
 		d.level++
@@ -273,4 +396,22 @@ func (d *Daemon) snapshot(res reconcile.Result, err error) health.Snapshot {
 	slices.SortFunc(s.Interfaces, func(a, b health.Interface) int { return cmp.Compare(a.ID, b.ID) })
 	s.ProcessedVMs, s.FailedConfigs = d.processed, d.failed
 	return s
+}
+
+// result is what callers of Reconcile get from a cycle.
+func (d *Daemon) result(why string, start time.Time, took time.Duration, res reconcile.Result, err error) health.CycleResult {
+	snap := d.Health.Get()
+	out := health.CycleResult{Trigger: why, Started: start, DurationMs: took.Milliseconds(),
+		Rows: len(res.Rows), Failed: res.Failed(), Changed: res.Changed, Removed: res.Removed,
+		DBConnected: snap.DBConnected, Interfaces: snap.Interfaces}
+	switch {
+	case err != nil:
+		out.Error, out.Exit = err.Error(), 2
+	case res.Failed() > 0:
+		out.Exit = 1
+	}
+	if out.Interfaces == nil {
+		out.Interfaces = []health.Interface{}
+	}
+	return out
 }

@@ -37,11 +37,10 @@ func TestMain(m *testing.M) {
 // recorder replaces the host's udevadm and systemctl, in mount namespaces
 // of the test's own, by a script that records each call.
 type recorder struct {
-	t          *testing.T
-	log, shim  string
-	udevadm    string
-	systemctl  string
-	generators []string
+	t         *testing.T
+	log, shim string
+	udevadm   string
+	systemctl string
 }
 
 func newRecorder(t *testing.T) *recorder {
