@@ -307,3 +307,50 @@ func TestSIGTERMDuringACycle(t *testing.T) {
 		t.Errorf("its file: %v", err)
 	}
 }
+
+// TestDaemonNoticesAReturningDatabase: with the database gone, the backoff
+// spaces the cycles (2, 4, 8 s... here, at POLL_INTERVAL=1s), while a probe
+// of the server's greeting runs every interval; when the database is back
+// the probe, not the backoff's next poll, brings the next cycle.
+func TestDaemonNoticesAReturningDatabase(t *testing.T) {
+	n := newNode(t)
+	proxy := testenv.NewProxy(t, n.db.Socket)
+	n.setEnv("DB_SOCKET=" + proxy.Path)
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:04:11")
+	n.db.AddRow(t, "node1", "fa:16:3e:00:04:11", "s4", "10.30.0.141", nil)
+	d := n.startDaemon("POLL_INTERVAL=1s", "POLL_JITTER=0", "LOG_LEVEL=debug")
+	d.waitNotify(t, "READY=1", 10*time.Second)
+	c := n.ns.HTTPClient()
+
+	proxy.Cut()
+	// Three failed cycles: the next poll is 8 s ± 4 s away.
+	eventually(t, 20*time.Second, "backoff level 3", func() bool {
+		_, m := get(t, c, "/metrics")
+		return strings.Contains(m, "multinic_polling_backoff_level 3")
+	})
+	from := len(d.out.String())
+	proxy.Restore()
+	eventually(t, 20*time.Second, "healthy again", func() bool {
+		code, _ := get(t, c, "/")
+		return code == 200
+	})
+	log := d.out.String()[from:]
+	var trigger string
+	for _, line := range strings.Split(log, "\n") {
+		var m struct{ Msg, Trigger string }
+		if json.Unmarshal([]byte(line), &m) == nil && strings.HasPrefix(m.Msg, "reconcile finished") {
+			trigger = m.Trigger
+			break
+		}
+	}
+	if trigger != "database" || !strings.Contains(log, "the database server answers again") {
+		t.Errorf("the first cycle after the database came back was triggered by %q, not the probe:\n%s", trigger, log)
+	}
+	if !strings.Contains(d.out.String(), `"probe_every":"1s"`) {
+		t.Error("the failed cycles do not say that the database is probed every interval")
+	}
+	_, m := get(t, c, "/metrics")
+	if !strings.Contains(m, "multinic_polling_backoff_level 0") {
+		t.Error("backoff not reset after the database came back")
+	}
+}

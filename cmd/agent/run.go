@@ -27,6 +27,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/lock"
 	"github.com/multinic-agent/multinic-agent/internal/metrics"
 	"github.com/multinic-agent/multinic-agent/internal/prevagent"
+	"github.com/multinic-agent/multinic-agent/internal/store"
 )
 
 const runSummary = "Run the daemon: reconcile at start, every POLL_INTERVAL (with jitter and backoff) and soon after the kernel reports a change to a NIC the rows name; serve health and metrics on HEALTH_ADDR:HEALTH_PORT; stop on SIGTERM or SIGINT"
@@ -110,12 +111,14 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 			Interval: cfg.PollInterval, Jitter: cfg.PollJitter,
 			BackoffEnabled: cfg.BackoffEnabled, Multiplier: cfg.BackoffMultiplier, Max: cfg.BackoffMaxInterval,
 		},
-		Debounce:   200 * time.Millisecond,
-		EventGap:   time.Second,
-		RequestGap: time.Second,
-		Notify:     notify,
-		Watchdog:   watchdog,
-		Log:        log,
+		Reach:       a.store.Reachable,
+		Unreachable: store.Unreachable,
+		Debounce:    200 * time.Millisecond,
+		EventGap:    time.Second,
+		RequestGap:  time.Second,
+		Notify:      notify,
+		Watchdog:    watchdog,
+		Log:         log,
 	}
 	var srv *http.Server
 	if cfg.HealthPort != 0 {

@@ -42,6 +42,12 @@ type Daemon struct {
 	// and however often, they make the agent read the database at most
 	// once per RequestGap. Requests that wait together share one cycle.
 	RequestGap time.Duration
+	// Reach, when set, probes whether the database server answers at all
+	// (store.Reachable), and Unreachable tells the failures where it did
+	// not (store.Unreachable): after such a failure the agent probes every
+	// interval instead of waiting out the backoff.
+	Reach       func(ctx context.Context) error
+	Unreachable func(error) bool
 	// Notify sends a systemd notification (READY=1, WATCHDOG=1,
 	// STOPPING=1); nil when not run by systemd.
 	Notify func(state string)
@@ -49,10 +55,13 @@ type Daemon struct {
 	Watchdog time.Duration
 	Log      *slog.Logger
 
-	level     int
-	processed int64
-	failed    int64
-	lastSync  time.Time
+	level int
+	// unreachable is set when the last cycle failed because the database
+	// server could not be reached at all.
+	unreachable bool
+	processed   int64
+	failed      int64
+	lastSync    time.Time
 	// watched are the link indexes and MACs whose changes trigger a cycle.
 	watchIdx map[int]bool
 	watchMAC map[string]bool
@@ -197,6 +206,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	debounce.Stop()
 	asked := time.NewTimer(time.Hour)
 	asked.Stop()
+	probe := time.NewTimer(time.Hour)
+	probe.Stop()
+	// reprobe arms the reachability probe while the database cannot be
+	// reached and the backoff holds the next poll back.
+	reprobe := func() {
+		if d.Reach != nil && d.unreachable && d.Schedule.Probing(d.level) {
+			probe.Reset(d.Schedule.Probe(random()))
+		} else {
+			probe.Stop()
+		}
+	}
+	reprobe()
 	pending, waiting := false, false
 	var tick <-chan time.Time
 	if d.Watchdog > 0 {
@@ -213,6 +234,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if level > 0 && d.level == 0 {
 			poll.Reset(d.Schedule.Next(0, random()))
 		}
+		reprobe()
 	}
 	for {
 		select {
@@ -225,6 +247,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-poll.C:
 			d.cycle(ctx, "poll")
 			poll.Reset(d.Schedule.Next(d.level, random()))
+			reprobe()
+		case <-probe.C:
+			if !d.unreachable || d.level == 0 {
+				continue
+			}
+			if err := d.Reach(ctx); err != nil {
+				d.Log.Debug("the database is still unreachable", "error", err)
+				reprobe()
+				continue
+			}
+			d.Log.Info("the database server answers again; reconciling now", "backoff_level", d.level)
+			after("database")
 		case c, ok := <-changes:
 			if !ok {
 				changes = nil
@@ -321,10 +355,14 @@ func (d *Daemon) cycle(ctx context.Context, why string) {
 		}
 	}()
 	d.Metrics.ObserveCycle(res, err, took)
+	d.unreachable = err != nil && d.Unreachable != nil && d.Unreachable(err)
 	if err != nil {
 		d.level++
-		d.Log.Error("reconcile failed", "trigger", why, "error", err, "backoff_level", d.level,
-			"next_in", d.Schedule.Base(d.level).String())
+		args := []any{"trigger", why, "error", err, "backoff_level", d.level, "next_in", d.Schedule.Base(d.level).String()}
+		if d.unreachable && d.Reach != nil && d.Schedule.Probing(d.level) {
+			args = append(args, "probe_every", d.Schedule.Interval.String())
+		}
+		d.Log.Error("reconcile failed", args...)
 	} else {
 		d.level = 0
 		d.lastSync = time.Now()

@@ -53,13 +53,15 @@ type Options struct {
 
 // Store is a connection pool bound to this node's names.
 type Store struct {
-	db      *sql.DB
-	socket  bool
-	nodes   []string
-	timeout time.Duration
-	query   string
-	update  string
-	observe func(string, time.Duration)
+	db     *sql.DB
+	socket bool
+	// network and addr are where the server listens (Reachable dials it).
+	network, addr string
+	nodes         []string
+	timeout       time.Duration
+	query         string
+	update        string
+	observe       func(string, time.Duration)
 }
 
 func (s *Store) took(kind string, start time.Time) {
@@ -109,6 +111,8 @@ func Open(o Options, nodes []string) (*Store, error) {
 	return &Store{
 		db:      db,
 		socket:  o.Socket != "",
+		network: c.Net,
+		addr:    c.Addr,
 		nodes:   nodes,
 		timeout: o.Timeout,
 		observe: o.Observe,
