@@ -64,7 +64,7 @@ func TestToolsDoNotInheritSettings(t *testing.T) {
 // would inherit the password again.
 func TestEveryToolStartsThroughCommand(t *testing.T) {
 	root := filepath.Join("..", "..")
-	self := filepath.Join(root, "internal", "netconf", "parse.go")
+	self := filepath.Join(root, "internal", "netconf", "run_linux.go")
 	var found []string
 	for _, dir := range []string{"internal", filepath.Join("cmd", "agent")} {
 		err := filepath.WalkDir(filepath.Join(root, dir), func(p string, d fs.DirEntry, err error) error {

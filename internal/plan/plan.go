@@ -8,6 +8,7 @@
 package plan
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"net/netip"
@@ -17,9 +18,7 @@ import (
 	"strings"
 
 	"github.com/multinic-agent/multinic-agent/internal/claims"
-	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
-	"github.com/multinic-agent/multinic-agent/internal/store"
 )
 
 // Kind is what an action does.
@@ -106,10 +105,10 @@ const (
 
 // Iface is the plan for one row.
 type Iface struct {
-	Row  store.Row
+	Row  Row
 	Want netconf.Iface
 	// Link is the NIC carrying the row's MAC, nil when there is none.
-	Link *links.Link
+	Link *Link
 	// Err is why nothing is done for the row (bad data, unsafe link), and
 	// ErrKind its class: validation, protected or conflict.
 	Err     error
@@ -165,7 +164,7 @@ type Orphan struct {
 	Name  string
 	MAC   string // empty when the file could not be parsed
 	Files []netconf.Owned
-	Link  *links.Link
+	Link  *Link
 	// Confirmed is set when the row was also absent from the previous
 	// successful read: only then are the actions applied.
 	Confirmed bool
@@ -185,8 +184,8 @@ type Plan struct {
 
 // Input is what Build decides from.
 type Input struct {
-	Rows  []store.Row
-	Links []links.Link
+	Rows  []Row
+	Links []Link
 	Files []netconf.Owned
 	// Protected maps link indexes that must never be changed to the reason.
 	Protected map[int]string
@@ -195,7 +194,11 @@ type Input struct {
 	// with the agent's files for their MAC): a route that arrives on one
 	// of those does not lock the agent out of it.
 	DefaultRoute map[int]bool
-	Backend      netconf.Backend
+	// Render returns the files that make an interface persistent (the
+	// backend's), Same whether a file found on the node says what a
+	// rendered one says (nil: the same bytes).
+	Render func(netconf.Iface) []netconf.File
+	Same   func(path string, content, want []byte) bool
 	// Claims are what configuration that is not the agent's says about
 	// NICs, and ClaimsRead the families of it that take effect on this node.
 	Claims     []claims.Claim
@@ -206,6 +209,13 @@ type Input struct {
 	Reserved []Reserved
 	// PrevAbsent holds the orphan paths of the previous successful read.
 	PrevAbsent map[string]bool
+}
+
+func (in Input) same(path string, content, want []byte) bool {
+	if in.Same != nil {
+		return in.Same(path, content, want)
+	}
+	return bytes.Equal(content, want)
 }
 
 // Pending reports whether applying p would change anything: a file, a
@@ -234,11 +244,11 @@ var derivedKinds = map[string]bool{
 // Build decides what to change. It does no I/O.
 func Build(in Input) Plan {
 	var p Plan
-	rows := append([]store.Row(nil), in.Rows...)
+	rows := append([]Row(nil), in.Rows...)
 	sort.Slice(rows, func(a, b int) bool { return rows[a].ID < rows[b].ID })
 
-	byMAC := map[string][]*links.Link{}
-	linkByName := map[string]*links.Link{}
+	byMAC := map[string][]*Link{}
+	linkByName := map[string]*Link{}
 	for k := range in.Links {
 		l := &in.Links[k]
 		linkByName[l.Name] = l
@@ -287,7 +297,7 @@ func Build(in Input) Plan {
 	checkReserved(p.Ifaces, in)
 
 	// Find each row's NIC and refuse unsafe ones.
-	addrOwner := map[netip.Addr]*links.Link{}
+	addrOwner := map[netip.Addr]*Link{}
 	for k := range in.Links {
 		for _, a := range in.Links[k].Addrs {
 			addrOwner[a.Addr()] = &in.Links[k]
@@ -338,7 +348,7 @@ func Build(in Input) Plan {
 		if p.Ifaces[k].Want.Name == "" {
 			continue
 		}
-		wants[k] = in.Backend.Render(p.Ifaces[k].Want)
+		wants[k] = in.Render(p.Ifaces[k].Want)
 		for _, f := range wants[k] {
 			rendered[f.Path] = true
 		}
@@ -348,7 +358,7 @@ func Build(in Input) Plan {
 		if it.Want.Name == "" || it.Err != nil || it.Link == nil {
 			continue
 		}
-		acts, err := ifaceActions(it, in.Backend, wants[k], in.Files, filesByPath, rendered)
+		acts, err := ifaceActions(it, in.same, wants[k], in.Files, filesByPath, rendered)
 		if err != nil {
 			it.fail(ErrConflict, err)
 			continue
@@ -365,7 +375,7 @@ func Build(in Input) Plan {
 // keeps it. An address that another row's NIC, or an orphan removed in
 // this cycle, gives up passes to the row in the same cycle: the
 // transaction removes addresses everywhere before it adds any.
-func checkAddressMoves(p *Plan, owner map[netip.Addr]*links.Link) {
+func checkAddressMoves(p *Plan, owner map[netip.Addr]*Link) {
 	// A row refused here gives nothing up either: repeat until none is.
 	for changed := true; changed; {
 		changed = false
@@ -475,7 +485,7 @@ func checkReserved(ifaces []Iface, in Input) {
 
 // upper returns a link that sits on the link with index i (a VLAN, a
 // macvlan), or nil.
-func upper(ls []links.Link, i int) *links.Link {
+func upper(ls []Link, i int) *Link {
 	for k := range ls {
 		if ls[k].Parent == i && ls[k].Index != i && upperKinds[ls[k].Kind] {
 			return &ls[k]
@@ -489,7 +499,7 @@ func upper(ls []links.Link, i int) *links.Link {
 var upperKinds = map[string]bool{"vlan": true, "macvlan": true, "macvtap": true, "ipvlan": true, "ipvtap": true, "vxlan": true}
 
 // linkIndex returns the link with index i, or nil.
-func linkIndex(ls []links.Link, i int) *links.Link {
+func linkIndex(ls []Link, i int) *Link {
 	for k := range ls {
 		if ls[k].Index == i {
 			return &ls[k]
@@ -521,7 +531,7 @@ func checkClaims(ifaces []Iface, in Input) {
 }
 
 // protection says why l must never be changed, if it must not.
-func protection(in Input, l *links.Link) (string, bool) {
+func protection(in Input, l *Link) (string, bool) {
 	if why, ok := in.Protected[l.Index]; ok {
 		return why, true
 	}
@@ -536,7 +546,7 @@ func protection(in Input, l *links.Link) (string, bool) {
 	return "carries a default route", true
 }
 
-func names(ls []*links.Link) string {
+func names(ls []*Link) string {
 	var s []string
 	for _, l := range ls {
 		s = append(s, l.Name)
@@ -559,7 +569,7 @@ func markDuplicates[K comparable](ifaces []Iface, groups map[K][]int, field stri
 // assignNames gives each row with a NIC (or with files) its stable name:
 // the multinicN name the NIC already has, else the name of an owned file
 // for its MAC, else the lowest free one.
-func assignNames(ifaces []Iface, ls []links.Link, files []netconf.Owned) {
+func assignNames(ifaces []Iface, ls []Link, files []netconf.Owned) {
 	taken := map[string]bool{}
 	for _, l := range ls {
 		taken[l.Name] = true
@@ -614,7 +624,7 @@ func assignNames(ifaces []Iface, ls []links.Link, files []netconf.Owned) {
 }
 
 // linkHolds reports whether name is held by a live link other than own.
-func linkHolds(ls []links.Link, name string, own *links.Link) bool {
+func linkHolds(ls []Link, name string, own *Link) bool {
 	for _, l := range ls {
 		if l.Name == name && l.Index != own.Index {
 			return true
@@ -627,7 +637,7 @@ func isManagedName(n string) bool {
 	return len(n) == len("multinic0") && strings.HasPrefix(n, "multinic") && n[8] >= '0' && n[8] <= '9'
 }
 
-func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files []netconf.Owned, byPath map[string]netconf.Owned, rendered map[string]bool) ([]Action, error) {
+func ifaceActions(it *Iface, same func(path string, content, want []byte) bool, want []netconf.File, files []netconf.Owned, byPath map[string]netconf.Owned, rendered map[string]bool) ([]Action, error) {
 	var acts []Action
 	// A row at 1 whose interface differs has drifted; but not one the
 	// previous agent configured, whose files are taken over now.
@@ -652,7 +662,7 @@ func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files
 			}
 			return nil, fmt.Errorf("row %d: %s exists but was not written by multinic-agent (no %q first line)%s; move it away so the agent can manage %s", it.Row.ID, f.Path, netconf.Marker, why, it.Want.Name)
 		}
-		if ok && !cur.Legacy && netconf.Same(backend, f.Path, cur.Content, f.Content) && cur.Mode == f.Mode {
+		if ok && !cur.Legacy && same(f.Path, cur.Content, f.Content) && cur.Mode == f.Mode {
 			continue
 		}
 		a := Action{Kind: WriteFile, Path: f.Path, New: f.Content, Mode: f.Mode}
@@ -712,7 +722,7 @@ func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files
 }
 
 // orphans finds owned files whose MAC has no row and decides their removal.
-func orphans(in Input, rowMACs, rendered map[string]bool, byMAC map[string][]*links.Link) ([]Orphan, []string) {
+func orphans(in Input, rowMACs, rendered map[string]bool, byMAC map[string][]*Link) ([]Orphan, []string) {
 	groups := map[string]*Orphan{}
 	var order []string
 	var absent []string

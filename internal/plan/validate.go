@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
-	"github.com/multinic-agent/multinic-agent/internal/store"
 )
 
 // MTU bounds accepted from a row.
@@ -21,7 +20,7 @@ const (
 
 // validate turns a row into what the backends render (without a name yet),
 // or says which field is wrong.
-func validate(r store.Row) (netconf.Iface, error) {
+func validate(r Row) (netconf.Iface, error) {
 	i := netconf.Iface{RowID: r.ID}
 	macText := strings.TrimSpace(r.MAC)
 	if macText == "" {

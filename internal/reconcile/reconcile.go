@@ -234,12 +234,10 @@ type renderCache struct {
 	files map[netconf.Iface][]netconf.File
 }
 
-// Canonical implements netconf.Canonical for the backends that have it.
-func (c *renderCache) Canonical(path string, content []byte) []byte {
-	if cb, ok := c.Backend.(netconf.Canonical); ok {
-		return cb.Canonical(path, content)
-	}
-	return content
+// same reports whether a file found on the node says what the backend
+// rendered (the tool that owns the format may have rewritten it).
+func (r *Reconciler) same(path string, content, want []byte) bool {
+	return netconf.Same(r.Backend, path, content, want)
 }
 
 // Render implements netconf.Backend.
@@ -367,7 +365,7 @@ func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input,
 			r.Log.Error("agent state unusable; going on with it in memory", "error", r.state.problem)
 		}
 	}
-	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.defaults, Backend: r.render,
+	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.defaults, Render: r.render.Render, Same: r.same,
 		Claims: r.otherClaims(), ClaimsRead: r.ClaimsRead, Reserved: view.reserved, PrevAbsent: r.state.confirmedAbsent(time.Now(), r.MinAbsence)}, nil
 }
 
