@@ -109,10 +109,9 @@ type Iface struct {
 	Want netconf.Iface
 	// Link is the NIC carrying the row's MAC, nil when there is none.
 	Link *Link
-	// Err is why nothing is done for the row (bad data, unsafe link), and
-	// ErrKind its class: validation, protected or conflict.
+	// Err is why nothing is done for the row (bad data, unsafe link); its
+	// Kind is Validation, Protected or Conflict.
 	Err     error
-	ErrKind string
 	Actions []Action
 	// Claims are the entries of configuration that is not the agent's that
 	// also take in the row's NIC (by MAC or by the name it gets); the row
@@ -128,15 +127,8 @@ type Claim struct {
 	TakesEffect bool
 }
 
-// Classes of Iface.Err.
-const (
-	ErrValidation = "validation" // the row's data is wrong
-	ErrProtected  = "protected"  // the NIC must not be touched
-	ErrConflict   = "conflict"   // a foreign file or no free name
-)
-
-func (i *Iface) fail(kind string, err error) {
-	i.Err, i.ErrKind = err, kind
+func (i *Iface) fail(kind ErrorKind, err error) {
+	i.Err = Classed(kind, err)
 }
 
 // State is the row's state before the plan is applied.
@@ -273,7 +265,7 @@ func Build(in Input) Plan {
 		it.Row = r
 		var err error
 		if it.Want, err = validate(r); err != nil {
-			it.fail(ErrValidation, err)
+			it.fail(Validation, err)
 		}
 		if it.Want.MAC != "" {
 			rowMACs[it.Want.MAC] = true
@@ -281,7 +273,7 @@ func Build(in Input) Plan {
 		if it.Err == nil && len(macRows[it.Want.MAC]) == 0 {
 			// A bad row or a second row for a MAC takes no slot.
 			if slots >= netconf.MaxInterfaces {
-				it.fail(ErrValidation, fmt.Errorf("row %d: this node already has %d valid rows and at most %d are configured (lowest ids first)", r.ID, slots, netconf.MaxInterfaces))
+				it.fail(Validation, fmt.Errorf("row %d: this node already has %d valid rows and at most %d are configured (lowest ids first)", r.ID, slots, netconf.MaxInterfaces))
 			}
 			slots++
 		}
@@ -313,25 +305,25 @@ func Build(in Input) Plan {
 		case len(cands) == 0:
 			continue
 		case len(cands) > 1:
-			it.fail(ErrProtected, fmt.Errorf("row %d: several links carry MAC %s (%s); refusing to guess", it.Row.ID, it.Want.MAC, names(cands)))
+			it.fail(Protected, fmt.Errorf("row %d: several links carry MAC %s (%s); refusing to guess", it.Row.ID, it.Want.MAC, names(cands)))
 			continue
 		}
 		l := cands[0]
 		it.Link = l
 		if why, ok := protection(in, l); ok {
-			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) %s; it is never changed", it.Row.ID, l.Name, l.MAC, why))
+			it.fail(Protected, fmt.Errorf("row %d: link %s (MAC %s) %s; it is never changed", it.Row.ID, l.Name, l.MAC, why))
 			continue
 		}
 		if l.Master != 0 {
-			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) is a port of another link (index %d); it is never changed", it.Row.ID, l.Name, l.MAC, l.Master))
+			it.fail(Protected, fmt.Errorf("row %d: link %s (MAC %s) is a port of another link (index %d); it is never changed", it.Row.ID, l.Name, l.MAC, l.Master))
 			continue
 		}
 		if up := upper(in.Links, l.Index); up != nil {
-			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) carries link %s (%s) on top of it, which a change would disturb; it is never changed", it.Row.ID, l.Name, l.MAC, up.Name, up.Kind))
+			it.fail(Protected, fmt.Errorf("row %d: link %s (MAC %s) carries link %s (%s) on top of it, which a change would disturb; it is never changed", it.Row.ID, l.Name, l.MAC, up.Name, up.Kind))
 			continue
 		}
 		if slices.Contains(l.DADFailed, it.Want.Addr) {
-			it.fail(ErrConflict, fmt.Errorf("row %d: address %s failed IPv6 duplicate address detection on %s: another host on that network uses it; once that is resolved, `ip address del %s dev %s` and the agent adds it again", it.Row.ID, it.Want.Addr.Addr(), l.Name, it.Want.Addr, l.Name))
+			it.fail(Conflict, fmt.Errorf("row %d: address %s failed IPv6 duplicate address detection on %s: another host on that network uses it; once that is resolved, `ip address del %s dev %s` and the agent adds it again", it.Row.ID, it.Want.Addr.Addr(), l.Name, it.Want.Addr, l.Name))
 			continue
 		}
 	}
@@ -360,7 +352,7 @@ func Build(in Input) Plan {
 		}
 		acts, err := ifaceActions(it, in.same, wants[k], in.Files, filesByPath, rendered)
 		if err != nil {
-			it.fail(ErrConflict, err)
+			it.fail(Conflict, err)
 			continue
 		}
 		it.Actions = acts
@@ -407,7 +399,7 @@ func checkAddressMoves(p *Plan, owner map[netip.Addr]*Link) {
 			if idx, ok := released[addr]; ok && idx == o.Index {
 				continue
 			}
-			it.fail(ErrValidation, fmt.Errorf("row %d: address %s is already on link %s, which keeps it", it.Row.ID, addr, o.Name))
+			it.fail(Validation, fmt.Errorf("row %d: address %s is already on link %s, which keeps it", it.Row.ID, addr, o.Name))
 			it.Actions = nil
 			changed = true
 		}
@@ -465,16 +457,16 @@ func checkReserved(ifaces []Iface, in Input) {
 			min = MinBits4
 		}
 		if subnet.Bits() < min {
-			it.fail(ErrValidation, fmt.Errorf("row %d: subnet %s is wider than /%d: its route would take over what the node's default route carries; the subnet's cidr is wrong", it.Row.ID, subnet, min))
+			it.fail(Validation, fmt.Errorf("row %d: subnet %s is wider than /%d: its route would take over what the node's default route carries; the subnet's cidr is wrong", it.Row.ID, subnet, min))
 			continue
 		}
 		for _, r := range reserved {
 			single := r.Prefix.IsSingleIP()
 			switch {
 			case single && subnet.Contains(r.Prefix.Addr()):
-				it.fail(ErrValidation, fmt.Errorf("row %d: subnet %s takes in %s: the NIC would capture the node's route to it; the subnet's cidr is wrong", it.Row.ID, subnet, r.What))
+				it.fail(Validation, fmt.Errorf("row %d: subnet %s takes in %s: the NIC would capture the node's route to it; the subnet's cidr is wrong", it.Row.ID, subnet, r.What))
 			case !single && subnet.Overlaps(r.Prefix) && subnet.Bits() >= r.Prefix.Bits():
-				it.fail(ErrValidation, fmt.Errorf("row %d: subnet %s lies in %s: the NIC would capture part of it; the subnet's cidr is wrong", it.Row.ID, subnet, r.What))
+				it.fail(Validation, fmt.Errorf("row %d: subnet %s lies in %s: the NIC would capture part of it; the subnet's cidr is wrong", it.Row.ID, subnet, r.What))
 			default:
 				continue
 			}
@@ -524,7 +516,7 @@ func checkClaims(ifaces []Iface, in Input) {
 			effect := in.ClaimsRead[c.Family] && c.Wins(it.Want.Name)
 			it.Claims = append(it.Claims, Claim{Claim: c, TakesEffect: effect})
 			if it.Err == nil && effect {
-				it.fail(ErrConflict, fmt.Errorf("row %d: %s is not the agent's and also configures this NIC, and it takes effect on this node: the two would fight over %s at every boot and reload; remove that entry (for cloud-init, write `network: {config: disabled}` to /etc/cloud/cloud.cfg.d/99-disable-network-config.cfg) so the agent can manage the NIC", it.Row.ID, c, it.Want.Name))
+				it.fail(Conflict, fmt.Errorf("row %d: %s is not the agent's and also configures this NIC, and it takes effect on this node: the two would fight over %s at every boot and reload; remove that entry (for cloud-init, write `network: {config: disabled}` to /etc/cloud/cloud.cfg.d/99-disable-network-config.cfg) so the agent can manage the NIC", it.Row.ID, c, it.Want.Name))
 			}
 		}
 	}
@@ -561,7 +553,7 @@ func markDuplicates[K comparable](ifaces []Iface, groups map[K][]int, field stri
 	for key, idx := range groups {
 		for _, k := range idx[1:] {
 			first := ifaces[idx[0]].Row.ID
-			ifaces[k].fail(ErrValidation, fmt.Errorf("row %d: %s %v is already in row %d of this node", ifaces[k].Row.ID, field, key, first))
+			ifaces[k].fail(Validation, fmt.Errorf("row %d: %s %v is already in row %d of this node", ifaces[k].Row.ID, field, key, first))
 		}
 	}
 }
@@ -618,7 +610,7 @@ func assignNames(ifaces []Iface, ls []Link, files []netconf.Owned) {
 			}
 		}
 		if it.Want.Name == "" {
-			it.fail(ErrConflict, fmt.Errorf("row %d: no free name: multinic0..multinic%d are all held by other links or files", it.Row.ID, netconf.MaxInterfaces-1))
+			it.fail(Conflict, fmt.Errorf("row %d: no free name: multinic0..multinic%d are all held by other links or files", it.Row.ID, netconf.MaxInterfaces-1))
 		}
 	}
 }

@@ -261,8 +261,8 @@ func TestAdoptsPreviousAgentFiles(t *testing.T) {
 			if c.err == "" && (it.Err != nil || !it.WantSuccess()) {
 				t.Errorf("error %v; netplan_success would become %v", it.Err, it.WantSuccess())
 			}
-			if c.err != "" && (it.Err == nil || !strings.Contains(it.Err.Error(), c.err) || it.ErrKind != ErrConflict) {
-				t.Errorf("error %v (%s), want a conflict with %q", it.Err, it.ErrKind, c.err)
+			if c.err != "" && (it.Err == nil || !strings.Contains(it.Err.Error(), c.err) || KindOf(it.Err) != Conflict) {
+				t.Errorf("error %v (%s), want a conflict with %q", it.Err, KindOf(it.Err), c.err)
 			}
 			if c.err == "" && len(p.Orphans) != 0 {
 				t.Errorf("orphans %+v", p.Orphans)
@@ -313,8 +313,8 @@ func TestProtection(t *testing.T) {
 			switch {
 			case c.want == "" && it.Err != nil:
 				t.Errorf("refused: %v", it.Err)
-			case c.want != "" && (it.Err == nil || it.ErrKind != ErrProtected || !strings.Contains(it.Err.Error(), c.want)):
-				t.Errorf("error %v (%s), want protected: %q", it.Err, it.ErrKind, c.want)
+			case c.want != "" && (it.Err == nil || KindOf(it.Err) != Protected || !strings.Contains(it.Err.Error(), c.want)):
+				t.Errorf("error %v (%s), want protected: %q", it.Err, KindOf(it.Err), c.want)
 			case c.want != "" && len(it.Actions) > 0:
 				t.Errorf("actions on a protected link: %v", it.Actions)
 			}
@@ -402,8 +402,8 @@ func TestSubnetsThatWouldCaptureTheNodesRoutes(t *testing.T) {
 			switch {
 			case c.want == "" && it.Err != nil:
 				t.Errorf("refused: %v", it.Err)
-			case c.want != "" && (it.Err == nil || it.ErrKind != ErrValidation || !strings.Contains(it.Err.Error(), c.want)):
-				t.Errorf("error %v (%s), want validation: %q", it.Err, it.ErrKind, c.want)
+			case c.want != "" && (it.Err == nil || KindOf(it.Err) != Validation || !strings.Contains(it.Err.Error(), c.want)):
+				t.Errorf("error %v (%s), want validation: %q", it.Err, KindOf(it.Err), c.want)
 			}
 		})
 	}
