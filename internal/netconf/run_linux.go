@@ -9,11 +9,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/multinic-agent/multinic-agent/internal/config"
 )
 
 // toolTimeout bounds every tool the agent runs.
@@ -29,29 +28,24 @@ const toolTimeout = 60 * time.Second
 // which are for the agent alone.
 func command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = ChildEnv(os.Environ())
+	cmd.Env = childEnv(os.Environ())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
 }
 
-// childOnly are the variables of the agent's environment that no tool gets,
-// besides the configuration keys.
-var childOnly = []string{"NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC"}
+// passed are the variables of the agent's environment that the tools
+// get: what they need to find their programs, their daemons and their
+// language. Nothing of the agent's own (its settings, which systemd's
+// EnvironmentFile= puts in the environment, DB_PASSWORD first; systemd's
+// notification and watchdog variables) reaches them.
+var passed = []string{"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "DBUS_SYSTEM_BUS_ADDRESS"}
 
-// ChildEnv returns env (KEY=VALUE entries) without the agent's
-// configuration keys and the variables in childOnly.
-func ChildEnv(env []string) []string {
-	drop := map[string]bool{}
-	for _, k := range config.Keys() {
-		drop[k] = true
-	}
-	for _, k := range childOnly {
-		drop[k] = true
-	}
-	out := make([]string, 0, len(env))
+// childEnv returns the entries of env (KEY=VALUE) that a tool gets.
+func childEnv(env []string) []string {
+	out := make([]string, 0, len(passed))
 	for _, e := range env {
 		k, _, _ := strings.Cut(e, "=")
-		if !drop[k] {
+		if slices.Contains(passed, k) || strings.HasPrefix(k, "LC_") {
 			out = append(out, e)
 		}
 	}
