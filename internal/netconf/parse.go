@@ -24,12 +24,20 @@ func HeaderRow(content []byte) (int64, error) {
 	return strconv.ParseInt(string(m[1]), 10, 64)
 }
 
-// NormalMAC parses a MAC address and returns it lower-case, colon separated.
-// Only 6-byte Ethernet addresses are accepted.
-func NormalMAC(s string) (string, error) {
+// ParseMAC parses a 6-byte Ethernet MAC address in any form net.ParseMAC takes.
+func ParseMAC(s string) (net.HardwareAddr, error) {
 	hw, err := net.ParseMAC(strings.TrimSpace(s))
 	if err != nil || len(hw) != 6 {
-		return "", fmt.Errorf("%q is not an Ethernet MAC address", s)
+		return nil, fmt.Errorf("%q is not an Ethernet MAC address", s)
+	}
+	return hw, nil
+}
+
+// NormalMAC parses a MAC address and returns it lower-case, colon separated.
+func NormalMAC(s string) (string, error) {
+	hw, err := ParseMAC(s)
+	if err != nil {
+		return "", err
 	}
 	return hw.String(), nil
 }
@@ -43,11 +51,29 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	return p, nil
 }
 
+// MTU bounds, the same for a row and for a file: 68 is IPv4's minimum, 9216
+// the largest jumbo frame NICs commonly take.
+const (
+	MinMTU = 68
+	MaxMTU = 9216
+)
+
+// CheckMTU says whether n is an MTU the agent sets.
+func CheckMTU(n int64) error {
+	if n < MinMTU || n > MaxMTU {
+		return fmt.Errorf("mtu %d is outside %d..%d", n, MinMTU, MaxMTU)
+	}
+	return nil
+}
+
 // ParseMTU parses a file's MTU value.
 func ParseMTU(s string) (int, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 68 || n > 65535 {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
 		return 0, fmt.Errorf("%q is not an MTU", s)
 	}
-	return n, nil
+	if err := CheckMTU(n); err != nil {
+		return 0, err
+	}
+	return int(n), nil
 }

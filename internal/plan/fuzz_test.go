@@ -6,6 +6,8 @@ package plan
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/multinic-agent/multinic-agent/internal/netconf"
 )
 
 // FuzzValidate: whatever a row holds, validate never panics, and what it
@@ -23,7 +25,7 @@ func FuzzValidate(f *testing.F) {
 		if len(i.MAC) != 17 || i.MAC[1] == '1' || i.MAC[1] == '3' {
 			t.Fatalf("accepted MAC %q as %q", mac, i.MAC)
 		}
-		if hasMTU && (i.MTU < MinMTU || i.MTU > MaxMTU) {
+		if hasMTU && (i.MTU < netconf.MinMTU || i.MTU > netconf.MaxMTU) {
 			t.Fatalf("accepted MTU %d", mtu)
 		}
 		if !i.Addr.IsValid() {
