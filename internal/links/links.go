@@ -14,35 +14,14 @@ import (
 	"sort"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/multinic-agent/multinic-agent/internal/plan"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
-// Link is the part of a kernel link the agent reads.
-type Link struct {
-	Index int
-	Name  string
-	MAC   string // lower case, colon separated; empty for links without one
-	MTU   int
-	// Up is the administrative state (IFF_UP), not the carrier.
-	Up   bool
-	Kind string
-	// Master is the index of the bond or bridge the link is a port of, or 0.
-	Master int
-	// Parent is the index of the link this one sits on (a VLAN's or a
-	// macvlan's lower device), or 0.
-	Parent   int
-	Loopback bool
-	// Addrs are the addresses the agent manages: permanent addresses that
-	// are not link-local, sorted.
-	Addrs []netip.Prefix
-	// DADFailed are those of Addrs that IPv6 duplicate address detection
-	// found in use by another host: present, but never used by the kernel.
-	DADFailed []netip.Prefix
-	// RA is what the link learns from router advertisements. List leaves
-	// it unread (not Known); Handle.RA reads it for the links that matter.
-	RA RA
-}
+// Link is what the kernel says of a link: the planner's type.
+type Link = plan.Link
 
 // Handle is a netlink socket bound to one network namespace.
 type Handle struct {

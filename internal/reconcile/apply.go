@@ -29,7 +29,6 @@ type unit struct {
 	*txn.Unit
 	row  int // index in plan.Ifaces; -1 for an orphan, -2 for a leftover activation
 	name string
-	kind string // class of Err
 }
 
 // txnUnits returns the transactions of units.
@@ -51,7 +50,7 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 	for k := range p.Ifaces {
 		it := &p.Ifaces[k]
 		row := &res.Rows[k]
-		*row = RowResult{ID: it.Row.ID, Name: it.Want.Name, MAC: it.Want.MAC, MTU: it.Want.MTU, State: it.State(), Err: it.Err, Kind: it.ErrKind}
+		*row = RowResult{ID: it.Row.ID, Name: it.Want.Name, MAC: it.Want.MAC, MTU: it.Want.MTU, State: it.State(), Err: it.Err}
 		if it.Want.Addr.IsValid() {
 			row.Address = it.Want.Addr.String()
 		}
@@ -59,10 +58,10 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		log := func() *slog.Logger { return r.ifaceLog(it) }
 		switch {
 		case it.Err != nil:
-			log().Error("row not applied", "error", it.Err, "error_type", it.ErrKind)
+			log().Error("row not applied", "error", it.Err, "error_type", plan.KindOf(it.Err))
 			continue
 		case it.Link == nil:
-			row.Err, row.Kind = fmt.Errorf("row %d: no NIC with MAC %s on this node", it.Row.ID, it.Want.MAC), ErrMissing
+			row.Err = plan.Classed(plan.NICMissing, fmt.Errorf("row %d: no NIC with MAC %s on this node", it.Row.ID, it.Want.MAC))
 			log().Warn("NIC not present; the row is applied when it appears", "error", row.Err)
 			continue
 		case len(it.Actions) == 0:
@@ -70,7 +69,7 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		}
 		if rt := r.retries[it.Row.ID]; rt != nil && rt.fingerprint == fingerprint(it.Row) && now.Before(rt.next) {
 			row.Err = fmt.Errorf("%w (retry %d in %s)", rt.err, rt.failures+1, rt.next.Sub(now).Round(time.Second))
-			row.Kind, row.Deferred = rt.kind, true
+			row.Deferred = true
 			log().Debug("row in backoff after failures", "failures", rt.failures, "next", rt.next)
 			continue
 		}
@@ -102,7 +101,7 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		c.Apply(stop)
 		for _, u := range units {
 			if u.Err != nil {
-				u.kind = ErrApply
+				u.Err = plan.Classed(plan.Apply, u.Err)
 			}
 		}
 		r.activate(ctx, c, append(units, leftover...))
@@ -123,9 +122,9 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		row.Duration = u.Took
 		switch {
 		case u.Skipped:
-			row.Err, row.Kind, row.Skipped = fmt.Errorf("%s: not applied: the agent is stopping", u.Label), ErrApply, true
+			row.Err, row.Skipped = plan.Classed(plan.Apply, fmt.Errorf("%s: not applied: the agent is stopping", u.Label)), true
 		case u.Err != nil:
-			row.Err, row.Kind = u.Err, u.kind
+			row.Err = u.Err
 			r.noteFailure(p.Ifaces[u.row].Row, u, now)
 		default:
 			row.Changed = true
@@ -263,22 +262,25 @@ func (r *Reconciler) activate(ctx context.Context, c *txn.Cycle, units []*unit) 
 		return
 	}
 	r.Log.Error("activation failed; rolling back the interfaces of this cycle", "error", err)
-	r.rollBack(ctx, c, touched, ErrActivation, fmt.Errorf("activation failed: %w", err))
+	r.rollBack(ctx, c, touched, plan.Activation, fmt.Errorf("activation failed: %w", err))
 }
 
 // rollBack undoes every unit, giving reason as its error, and runs the
 // tools again for the restored files.
-func (r *Reconciler) rollBack(ctx context.Context, c *txn.Cycle, units []*unit, kind string, reason error) {
+func (r *Reconciler) rollBack(ctx context.Context, c *txn.Cycle, units []*unit, kind plan.ErrorKind, reason error) {
 	var real []*txn.Unit
 	for _, u := range units {
-		u.kind = kind
-		if u.row == -2 {
-			u.Err = fmt.Errorf("%s: %w", u.Label, reason) // nothing of its own to undo
-			continue
+		if u.row != -2 { // a leftover activation has nothing of its own to undo
+			real = append(real, u.Unit)
 		}
-		real = append(real, u.Unit)
 	}
 	c.Rollback(real, reason)
+	for _, u := range units {
+		if u.row == -2 {
+			u.Err = fmt.Errorf("%s: %w", u.Label, reason)
+		}
+		u.Err = plan.Classed(kind, u.Err)
+	}
 	r.reactivate(ctx, units)
 }
 
@@ -361,7 +363,7 @@ func (r *Reconciler) verify(ctx context.Context, c *txn.Cycle, p plan.Plan, unit
 		if !ok {
 			continue
 		}
-		u.Err, u.kind = fmt.Errorf("%s: verification failed: %w", u.Label, verr), ErrVerify
+		u.Err = plan.Classed(plan.Verify, fmt.Errorf("%s: verification failed: %w", u.Label, verr))
 		u.Log.Error("verification failed; rolling back", "error", verr)
 		undo = append(undo, u.Unit)
 		if len(u.Paths) > 0 {
@@ -510,5 +512,5 @@ func (r *Reconciler) checkReach(ctx context.Context, c *txn.Cycle, units []*unit
 		return
 	}
 	r.Log.Error("the node lost its network after this cycle's link changes; rolling them back", "error", err)
-	r.rollBack(ctx, c, changed, ErrConnectivity, err)
+	r.rollBack(ctx, c, changed, plan.Connectivity, err)
 }

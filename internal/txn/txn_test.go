@@ -221,7 +221,7 @@ func owned(rowID int64, name, mac, addr string) netconf.Owned {
 // cycle plans the node and makes the units as the reconciler does.
 func (n node) cycle(t *testing.T) (plan.Plan, *Cycle, *kernel) {
 	t.Helper()
-	p := plan.Build(plan.Input{Rows: n.rows, Links: n.links, Files: n.files, Backend: netplan.Backend{}, PrevAbsent: n.absent})
+	p := plan.Build(plan.Input{Rows: n.rows, Links: n.links, Files: n.files, Render: netplan.Backend{}.Render, PrevAbsent: n.absent})
 	k := &kernel{links: map[int]*links.Link{}, files: map[string]string{}}
 	for _, l := range n.links {
 		c := l
