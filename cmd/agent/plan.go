@@ -43,24 +43,12 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	}
 	printPlan(stdout, p)
 	switch {
-	case len(unapplicable(p)) > 0:
+	case len(p.Blocked()) > 0:
 		return 1
 	case p.Pending():
 		return 2
 	}
 	return 0
-}
-
-// unapplicable lists the rows a reconcile cannot apply now: their data or
-// their NIC is refused, or their NIC is not there.
-func unapplicable(p plan.Plan) []int64 {
-	var ids []int64
-	for _, it := range p.Ifaces {
-		if it.Err != nil || it.Link == nil {
-			ids = append(ids, it.Row.ID)
-		}
-	}
-	return ids
 }
 
 func printPlan(w io.Writer, p plan.Plan) {
@@ -106,7 +94,7 @@ func printPlan(w io.Writer, p plan.Plan) {
 		}
 		printActions(w, o.Actions)
 	}
-	bad := unapplicable(p)
+	bad := p.Blocked()
 	switch {
 	case len(bad) > 0 && p.Pending():
 		fmt.Fprintf(w, "Changes pending, and %d of %d rows cannot be applied now (see their lines above).\n", len(bad), len(p.Ifaces))
