@@ -29,8 +29,13 @@ type agentOpts struct {
 	Soak             time.Duration
 	Phases           []string
 	Env              []string // extra agent environment
-	Dir              string
-	Server           *server
+	// BaselineRev, when set, is a revision whose agent is measured too
+	// (hot-plug and outage), for the figures before a change.
+	BaselineRev string
+	Outages     []time.Duration
+	OutageRuns  int
+	Dir         string
+	Server      *server
 }
 
 // window is one measurement window of a running agent.
@@ -87,6 +92,11 @@ type AgentResults struct {
 	BatchTrace    []string  `json:"batch_trace_execs"`
 	BatchSubExecs []string  `json:"batch_trace_sub_execs"`
 	BatchTraceMs  float64   `json:"batch_trace_ms"`
+
+	// Latency is this agent's; Before the same measured for an older
+	// revision's agent (BaselineRev) in the same run.
+	Latency *Latency `json:"latency,omitempty"`
+	Before  *Latency `json:"before,omitempty"`
 }
 
 type soakSample struct {
@@ -201,6 +211,7 @@ func runAgentBench(o agentOpts) (*AgentResults, error) {
 		{"batch", func() error { return g.batch(ns, node, root) }},
 		{"present", func() error { return g.present(base + "b") }},
 		{"hotplug", func() error { return g.hotplug(base + "c") }},
+		{"latency", func() error { return g.latency(base) }},
 		{"soak", func() error { return g.soak(ns, node, root) }},
 	}
 	for _, p := range phases {
@@ -755,5 +766,39 @@ func (g *rig) soak(ns *namespace, node, root string) error {
 	if !a.alive() {
 		return errors.New("the agent exited during the soak")
 	}
+	return nil
+}
+
+// latency measures what a controller waits for (latency.go), for this
+// agent and, with BaselineRev, for that revision's.
+func (g *rig) latency(base string) error {
+	lat := &Latency{Binary: g.o.Binary}
+	if err := g.hotplugVariants(g.o.Binary, lat, base); err != nil {
+		return err
+	}
+	var err error
+	if lat.Outage, err = g.outage(g.o.Binary, base+"o", g.o.Outages, g.o.OutageRuns); err != nil {
+		return fmt.Errorf("outage: %w", err)
+	}
+	if err := g.request(lat, base+"r"); err != nil {
+		return fmt.Errorf("request: %w", err)
+	}
+	g.res.Latency = lat
+	if g.o.BaselineRev == "" {
+		return nil
+	}
+	logf("building the agent of %s for the figures before", g.o.BaselineRev)
+	bin, err := buildRev(g.o.BaselineRev, g.o.Dir)
+	if err != nil {
+		return err
+	}
+	old := &Latency{Binary: bin, Rev: g.o.BaselineRev}
+	if err := g.hotplugVariants(bin, old, base+"b"); err != nil {
+		return err
+	}
+	if old.Outage, err = g.outage(bin, base+"bo", g.o.Outages, g.o.OutageRuns); err != nil {
+		return fmt.Errorf("outage (%s): %w", g.o.BaselineRev, err)
+	}
+	g.res.Before = old
 	return nil
 }

@@ -148,7 +148,10 @@ func mainErr(args []string) error {
 		baseline = fs.Duration("baseline-interval", time.Hour, "POLL_INTERVAL of the no-poll CPU baseline")
 		traceN   = fs.Int("trace-cycles", 20, "idle cycles traced with strace (execs, file writes)")
 		agentEnv = fs.String("agent-env", "", "extra KEY=VALUE environment for every agent, comma-separated (experiments; the report shows it)")
-		phases   = fs.String("phases", "idle,baseline,batch,present,hotplug,soak", "agent: the measurements to run")
+		phases   = fs.String("phases", "idle,baseline,batch,present,hotplug,latency,soak", "agent: the measurements to run")
+		baseRev  = fs.String("baseline-rev", "", "agent: also measure the hot-plug and outage latencies of this git revision's agent (the figures before a change)")
+		outages  = fs.String("outages", "5s,30s", "agent: database outage lengths for one agent, comma-separated")
+		outRuns  = fs.Int("outage-runs", 3, "agent: runs of each outage length")
 		soak     = fs.Duration("soak", 5*time.Minute, "memory soak at POLL_INTERVAL=1s, sampled each minute (0: none; 1h reproduces the hour-long soak)")
 
 		agents   = fs.Int("agents", 5000, "fleet: simulated agents")
@@ -175,6 +178,14 @@ func mainErr(args []string) error {
 	jit, err := parseJitter(*jitter)
 	if err != nil {
 		return err
+	}
+	var outageLens []time.Duration
+	for _, f := range splitEnv(*outages) {
+		d, err := time.ParseDuration(f)
+		if err != nil {
+			return fmt.Errorf("-outages: %w", err)
+		}
+		outageLens = append(outageLens, d)
 	}
 	command := "go run ./cmd/bench " + shellQuote(append([]string{part}, args...))
 
@@ -271,7 +282,8 @@ func mainErr(args []string) error {
 			}
 			load0, t0 := loadavg(), time.Now()
 			ar, err := runAgentBench(agentOpts{Binary: bin, NICs: *nics, Runs: *runs, Window: *win, Settle: *settle,
-				BaselineInterval: *baseline, TraceCycles: *traceN, Soak: *soak, Phases: strings.Split(*phases, ","), Dir: dir, Server: srv, Env: splitEnv(*agentEnv)})
+				BaselineInterval: *baseline, TraceCycles: *traceN, Soak: *soak, Phases: strings.Split(*phases, ","), Dir: dir, Server: srv, Env: splitEnv(*agentEnv),
+				BaselineRev: *baseRev, Outages: outageLens, OutageRuns: *outRuns})
 			if err != nil {
 				return err
 			}
