@@ -343,6 +343,9 @@ func (d *Daemon) cycle(ctx context.Context, why string) {
 	serving := d.waiters
 	d.waiters = nil
 	d.mu.Unlock()
+	if why == "request" {
+		d.Rec.RetryNow()
+	}
 	res, err := d.Rec.Cycle(ctx)
 	took := time.Since(start)
 	defer func() {
@@ -368,8 +371,12 @@ func (d *Daemon) cycle(ctx context.Context, why string) {
 		d.level = 0
 		d.lastSync = time.Now()
 		if res.Changed || res.Failed() > 0 {
+			ph := res.Phases
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 			d.Log.Info("reconcile finished", "trigger", why, "rows", len(res.Rows), "failed", res.Failed(),
-				"changed", res.Changed, "removed", res.Removed, "duration_ms", took.Milliseconds())
+				"changed", res.Changed, "removed", res.Removed, "duration_ms", took.Milliseconds(),
+				slog.Group("phases_ms", "read", ms(ph.Read), "gateways", ms(ph.Gateways), "apply", ms(ph.Apply),
+					"activate", ms(ph.Activate), "verify", ms(ph.Verify), "check", ms(ph.Check), "report", ms(ph.Report)))
 		} else {
 			d.Log.Debug("reconcile finished: in sync", "trigger", why, "rows", len(res.Rows), "duration_ms", took.Milliseconds())
 		}

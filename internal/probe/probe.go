@@ -34,6 +34,9 @@ func Echo(ctx context.Context, addr netip.Addr) error {
 		return fmt.Errorf("opening an ICMP socket: %w", err)
 	}
 	defer c.Close()
+	// Cancelled, not only past its deadline: the read in hand ends now.
+	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
+	defer stop()
 	id := os.Getpid() & 0xffff
 	dst := &net.IPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
 	buf := make([]byte, 1500)
@@ -49,6 +52,9 @@ func Echo(ctx context.Context, addr netip.Addr) error {
 		deadline := time.Now().Add(300 * time.Millisecond)
 		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 			deadline = d
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s does not answer echo requests", addr)
 		}
 		c.SetReadDeadline(deadline)
 		for {

@@ -94,7 +94,10 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		units = append(units, &unit{row: -1, name: o.Name, Unit: &txn.Unit{Label: "orphan " + o.Name, Actions: o.Actions, Before: o.Link, Log: log}})
 	}
 	if len(units) > 0 || len(r.state.Activate) > 0 {
+		t := time.Now()
+		lap := func(d *time.Duration) { now := time.Now(); *d, t = now.Sub(t), now }
 		gws := r.answeringGateways(ctx, units)
+		lap(&res.Phases.Gateways)
 		leftover := r.unfinishedActivation(files)
 		r.markActivation(units)
 		c := &txn.Cycle{Ops: r.ops(), Units: txnUnits(units), Concurrency: r.Concurrency, InFlight: &r.inFlight, OnChange: r.Invalidate}
@@ -104,9 +107,13 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 				u.Err = plan.Classed(plan.Apply, u.Err)
 			}
 		}
+		lap(&res.Phases.Apply)
 		r.activate(ctx, c, append(units, leftover...))
+		lap(&res.Phases.Activate)
 		r.verify(ctx, c, p, units)
+		lap(&res.Phases.Verify)
 		r.checkReach(ctx, c, units, gws)
+		lap(&res.Phases.Check)
 		r.state.Activate = nil
 	}
 
@@ -324,15 +331,22 @@ func (r *Reconciler) reactivate(ctx context.Context, units []*unit) {
 	}
 }
 
+// verifyWait bounds how long verify waits for the planned state: a
+// network daemon that the activation reloaded may still be reapplying it.
+const verifyWait = time.Second
+
+// verifyRecheck is how often verify reads again while no kernel event
+// comes: the files and the router-advertisement settings raise none.
+const verifyRecheck = 100 * time.Millisecond
+
 // verify reads the kernel and the files back and rolls back every unit
-// that did not reach the planned state. A network daemon reloaded by the
-// activation may still be reapplying the same state, so a mismatch is
-// re-read a few times before it counts.
+// that did not reach the planned state. When all did, it ends with that
+// first read. A mismatch is read again at each kernel event about links
+// or addresses (and every verifyRecheck), until every unit matches or
+// verifyWait has passed.
 func (r *Reconciler) verify(ctx context.Context, c *txn.Cycle, p plan.Plan, units []*unit) {
-	const attempts, pause = 5, 200 * time.Millisecond
-	failing := map[*unit]error{}
-	for attempt := 1; ; attempt++ {
-		clear(failing)
+	check := func() map[*unit]error {
+		failing := map[*unit]error{}
 		ls, err := r.Links.List()
 		for _, u := range units {
 			if u.Err != nil || u.Skipped || u.row == -2 {
@@ -351,10 +365,30 @@ func (r *Reconciler) verify(ctx context.Context, c *txn.Cycle, p plan.Plan, unit
 				}
 			}
 		}
-		if len(failing) == 0 || attempt == attempts {
-			break
+		return failing
+	}
+	failing := check()
+	if len(failing) > 0 {
+		wctx, cancel := context.WithTimeout(ctx, verifyWait)
+		// Subscribed first, then read again: a change between the first
+		// read and the subscription is not missed.
+		changes, err := r.Links.Watch(wctx)
+		if err != nil {
+			changes = nil // the recheck alone, then
 		}
-		time.Sleep(pause)
+		tick := time.NewTicker(verifyRecheck)
+		for failing = check(); len(failing) > 0 && wctx.Err() == nil; failing = check() {
+			select {
+			case <-wctx.Done():
+			case _, ok := <-changes:
+				if !ok {
+					changes = nil
+				}
+			case <-tick.C:
+			}
+		}
+		tick.Stop()
+		cancel()
 	}
 	var rolled []*unit
 	var undo []*txn.Unit
@@ -456,8 +490,25 @@ func (r *Reconciler) verifyFiles(u *unit) error {
 	return errors.Join(errs...)
 }
 
+// gatewayWait is how long a default gateway has to answer an echo
+// request before a cycle's link changes.
+const gatewayWait = time.Second
+
+// silentFor is how long a gateway that did not answer within gatewayWait
+// is waited for only silentGrace: a gateway that never answers echo
+// requests must not hold every change for a second, and one that does
+// answer again replies well within the grace (on the local network, in a
+// millisecond or two). After silentFor it is given gatewayWait once more.
+const (
+	silentFor   = 5 * time.Minute
+	silentGrace = 100 * time.Millisecond
+)
+
 // answeringGateways returns the default gateways that answer before a
-// cycle that changes links (none when it changes only files).
+// cycle that changes links (none when it changes only files). Every
+// gateway is probed at once, and the wait ends as soon as every answer is
+// in, or when those still missing have had their time (gatewayWait, or
+// silentGrace for a gateway that recently did not answer).
 func (r *Reconciler) answeringGateways(ctx context.Context, units []*unit) []netip.Addr {
 	if r.Probe == nil || !slices.ContainsFunc(units, func(u *unit) bool { return slices.ContainsFunc(u.Actions, plan.Action.Touches) }) {
 		return nil
@@ -467,23 +518,56 @@ func (r *Reconciler) answeringGateways(ctx context.Context, units []*unit) []net
 		r.Log.Warn("cannot list default gateways; they are not checked after this cycle", "error", err)
 		return nil
 	}
-	var answering []netip.Addr
+	var all []netip.Addr
 	for _, gw := range gws {
-		if slices.Contains(answering, gw.Addr) {
-			continue
+		if !slices.Contains(all, gw.Addr) {
+			all = append(all, gw.Addr)
 		}
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		if r.Probe(pctx, gw.Addr) == nil {
-			answering = append(answering, gw.Addr)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	now := time.Now()
+	if r.silent == nil {
+		r.silent = map[netip.Addr]time.Time{}
+	}
+	type answer struct {
+		gw  netip.Addr
+		err error
+	}
+	results := make(chan answer, len(all))
+	for _, gw := range all {
+		wait := gatewayWait
+		if at, ok := r.silent[gw]; ok && now.Sub(at) < silentFor {
+			wait = silentGrace
 		}
-		cancel()
+		go func() {
+			pctx, cancel := context.WithTimeout(ctx, wait)
+			defer cancel()
+			results <- answer{gw, r.Probe(pctx, gw)}
+		}()
+	}
+	var answering []netip.Addr
+	for range all {
+		a := <-results
+		switch at, known := r.silent[a.gw]; {
+		case a.err == nil:
+			answering = append(answering, a.gw)
+			delete(r.silent, a.gw)
+		case !known || now.Sub(at) >= silentFor:
+			r.silent[a.gw] = now
+			r.Log.Info("a default gateway does not answer echo requests: it is not checked after this change, and waited for only briefly before the next ones for a while",
+				"gateway", a.gw, "error", a.err, "for", silentFor.String())
+		}
 	}
 	return answering
 }
 
 // checkReach makes sure a cycle that changed links did not cut the node
 // off: the database must still answer, and so must every default gateway
-// that answered before. If not, every change of the cycle is undone.
+// that answered before. All are asked at once and the check ends when
+// every answer is in, or at the first that is missing. If one is, every
+// change of the cycle is undone.
 func (r *Reconciler) checkReach(ctx context.Context, c *txn.Cycle, units []*unit, gateways []netip.Addr) {
 	var changed []*unit
 	for _, u := range units {
@@ -494,19 +578,32 @@ func (r *Reconciler) checkReach(ctx context.Context, c *txn.Cycle, units []*unit
 	if len(changed) == 0 {
 		return
 	}
-	err := r.Store.Ping(ctx)
-	if err != nil {
-		err = fmt.Errorf("the database stopped answering: %w", err)
-	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan error, 1+len(gateways))
+	go func() {
+		if err := r.Store.Ping(cctx); err != nil {
+			results <- fmt.Errorf("the database stopped answering: %w", err)
+			return
+		}
+		results <- nil
+	}()
 	for _, gw := range gateways {
-		if err != nil {
+		go func() {
+			pctx, cancel := context.WithTimeout(cctx, 2*time.Second)
+			defer cancel()
+			if err := r.Probe(pctx, gw); err != nil {
+				results <- fmt.Errorf("the default gateway %s stopped answering: %w", gw, err)
+				return
+			}
+			results <- nil
+		}()
+	}
+	var err error
+	for range 1 + len(gateways) {
+		if err = <-results; err != nil {
 			break
 		}
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if perr := r.Probe(pctx, gw); perr != nil {
-			err = fmt.Errorf("the default gateway %s stopped answering: %w", gw, perr)
-		}
-		cancel()
 	}
 	if err == nil {
 		return

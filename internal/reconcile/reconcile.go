@@ -84,6 +84,9 @@ type Reconciler struct {
 	view     *kernelView
 	trusted  atomic.Bool
 	dirty    atomic.Bool
+	// silent are the default gateways that did not answer an echo request
+	// before a change, and when (see answeringGateways).
+	silent map[netip.Addr]time.Time
 }
 
 // Backoff is the per-row retry schedule: after n consecutive failures a
@@ -132,6 +135,17 @@ func (r *Reconciler) noteFailure(row store.Row, u *unit, now time.Time) {
 	rt.next = now.Add(r.Backoff.Delay(rt.failures))
 }
 
+// RetryNow makes the next cycle apply every row, as once does, even one
+// whose backoff would defer it: whoever asks for a cycle has usually just
+// fixed what made it fail. Its count of failures is kept.
+func (r *Reconciler) RetryNow() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rt := range r.retries {
+		rt.next = time.Time{}
+	}
+}
+
 // Problem says what keeps the agent from working as it should although
 // its cycles run (its state file cannot be read or written); nil if none.
 func (r *Reconciler) Problem() error {
@@ -155,6 +169,16 @@ type Result struct {
 	// Changed is set when a file or a link was changed (and kept).
 	Changed  bool
 	Duration time.Duration
+	// Phases is where the cycle's time went.
+	Phases Phases
+}
+
+// Phases are the durations of a cycle's steps: reading the rows and the
+// node, asking the default gateways before a link change, applying,
+// running the backend's tools, reading the result back, checking that the
+// database and the gateways still answer, and writing netplan_success.
+type Phases struct {
+	Read, Gateways, Apply, Activate, Verify, Check, Report time.Duration
 }
 
 // RowResult is one row after the cycle.
@@ -466,10 +490,14 @@ func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	p := plan.Build(in)
+	read := time.Since(start)
 	finish := context.WithoutCancel(ctx)
 	res := r.apply(finish, ctx.Done(), p, in.Files)
 	res.Plan = p
+	res.Phases.Read = read
+	reported := time.Now()
 	reportErr := r.report(finish, &res)
+	res.Phases.Report = time.Since(reported)
 	r.state.setAbsent(p.Absent, start)
 	before := r.state.problem
 	if err := r.state.save(); err != nil && (before == nil || before.Error() != r.state.problem.Error()) {
