@@ -24,11 +24,24 @@ type Scanner struct {
 	// Other, when set, picks files in the backends' directories that no
 	// backend owns, and Extra names more such files: they are read (with
 	// the same cache) and returned by Others, unparsed.
-	Other    func(path string) bool
-	Extra    []string
+	Other func(path string) bool
+	Extra []string
+	// Watch, set by a long-running caller (the daemon), has the kernel
+	// report changes under the directories (inotify): a Scan with nothing
+	// reported since the last one returns that one's result without a
+	// single system call (see fileWatch).
+	Watch    bool
 	cache    map[string]cached
 	listings map[string]listing
 	others   []Owned
+
+	watch *fileWatch
+	// last is the last full scan's result, valid for reuse while nothing
+	// was reported since (and every entry of it was settled), until
+	// fullScanEvery has passed.
+	last     []Owned
+	lastOK   bool
+	lastFull time.Time
 }
 
 // Others returns the files Other picked in the last Scan.
@@ -65,9 +78,82 @@ func (k fileKey) settled() bool {
 	return time.Since(time.Unix(0, max(k.mtime, k.ctime))) > time.Second
 }
 
+// fullScanEvery bounds how long a Watch scanner trusts its last result:
+// a change the kernel cannot report (a file changed through another mount
+// of its file system, say) is seen within that time.
+const fullScanEvery = 5 * time.Minute
+
 // Scan returns every regular file at a path one of the backends owns,
 // sorted by path.
 func (s *Scanner) Scan() ([]Owned, error) {
+	if !s.Watch {
+		return s.scan()
+	}
+	if s.watch == nil {
+		w, err := newFileWatch()
+		if err != nil {
+			s.Watch = false // stat every file, as without Watch
+			return s.scan()
+		}
+		s.watch = w
+	}
+	if s.lastOK && !s.watch.changed() && time.Since(s.lastFull) < fullScanEvery {
+		return slices.Clone(s.last), nil
+	}
+	// Watched before the scan reads anything: a change during the scan is
+	// reported to the next one.
+	s.watch.reset()
+	for _, d := range s.watchedDirs() {
+		s.watch.add(filepath.Join(s.Root, d))
+	}
+	start := time.Now()
+	out, err := s.scan()
+	s.lastOK = err == nil && s.settled() && s.watch.ok()
+	s.last, s.lastFull = slices.Clone(out), start
+	return out, err
+}
+
+// watchedDirs are the directories whose changes a Scan must see: the
+// backends' and those of the Extra files.
+func (s *Scanner) watchedDirs() []string {
+	var dirs []string
+	for _, b := range s.Backends {
+		for _, d := range b.Dirs() {
+			if !slices.Contains(dirs, d) {
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	for _, p := range s.Extra {
+		if d := filepath.Dir(p); !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+// settled reports whether every entry of the last scan can be trusted to
+// change with the next write (see fileKey.settled), and every directory
+// that exists has its listing cached.
+func (s *Scanner) settled() bool {
+	for _, c := range s.cache {
+		if c.key == (fileKey{}) {
+			return false
+		}
+	}
+	for _, b := range s.Backends {
+		for _, d := range b.Dirs() {
+			if _, ok := s.listings[d]; !ok {
+				if _, err := os.Lstat(filepath.Join(s.Root, d)); err == nil {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func (s *Scanner) scan() ([]Owned, error) {
 	var dirs []string
 	for _, b := range s.Backends {
 		for _, d := range b.Dirs() {

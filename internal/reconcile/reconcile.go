@@ -376,7 +376,9 @@ func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input,
 	}
 	r.readRA(view.links, rows)
 	if r.scanner == nil {
-		r.scanner = &netconf.Scanner{Root: r.Root, Backends: append([]netconf.Backend{r.Backend}, r.Others...), Other: claims.Relevant, Extra: claims.Files}
+		// The daemon's scanner hears of file changes from the kernel, as its
+		// view of the links does: an idle cycle then stats no file.
+		r.scanner = &netconf.Scanner{Root: r.Root, Backends: append([]netconf.Backend{r.Backend}, r.Others...), Other: claims.Relevant, Extra: claims.Files, Watch: r.trusted.Load()}
 		r.render = &renderCache{Backend: r.Backend}
 		if r.ClaimsRead == nil {
 			r.ClaimsRead = claims.Read(r.Backend.Name(), "")
