@@ -354,3 +354,36 @@ func TestDaemonNoticesAReturningDatabase(t *testing.T) {
 		t.Error("backoff not reset after the database came back")
 	}
 }
+
+// TestDaemonRepairsAFileEditedInPlace: the daemon's idle cycles stat no
+// file and reuse their last plan while nothing is reported; a file edited
+// in place (same inode, same size) is still seen through the kernel's
+// report and put back, and so is a row changed in the database.
+func TestDaemonRepairsAFileEditedInPlace(t *testing.T) {
+	n := newNode(t)
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:04:21")
+	id := n.db.AddRow(t, "node1", "fa:16:3e:00:04:21", "s4", "10.30.0.151", 1400)
+	d := n.startDaemon("POLL_INTERVAL=1s", "POLL_JITTER=0")
+	d.waitNotify(t, "READY=1", 10*time.Second)
+	file := filepath.Join(n.root, "etc/netplan/90-multinic0.yaml")
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // idle cycles, with the file settled
+	edited := bytes.Replace(want, []byte("mtu: 1400"), []byte("mtu: 1300"), 1)
+	f, err := os.OpenFile(file, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt(edited, 0)
+	f.Close()
+	eventually(t, 10*time.Second, "the file put back", func() bool {
+		got, _ := os.ReadFile(file)
+		return bytes.Equal(got, want)
+	})
+	n.db.Exec(t, "UPDATE multi_interface SET mtu = 1450 WHERE id = ?", id)
+	eventually(t, 10*time.Second, "the row's change applied", func() bool {
+		return n.ns.Link(t, "multinic0").MTU == 1450
+	})
+}

@@ -201,7 +201,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.notify("READY=1")
 
 	defer d.stop()
-	poll := time.NewTimer(d.Schedule.First(random(), random()))
+	poll := newPollTimer(d.Schedule.First(random(), random()))
 	defer poll.Stop()
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
@@ -245,7 +245,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-tick:
 			d.Health.Beat()
 			d.notify("WATCHDOG=1")
-		case <-poll.C:
+		case <-poll.C():
 			d.cycle(ctx, "poll")
 			poll.Reset(d.Schedule.Next(d.level, random()))
 			reprobe()

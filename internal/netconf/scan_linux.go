@@ -42,7 +42,14 @@ type Scanner struct {
 	last     []Owned
 	lastOK   bool
 	lastFull time.Time
+	// gen counts the scans that read the directories: the same gen, the
+	// same files.
+	gen uint64
 }
+
+// Generation changes with every Scan that read the directories again; a
+// Scan that reused its last result leaves it.
+func (s *Scanner) Generation() uint64 { return s.gen }
 
 // Others returns the files Other picked in the last Scan.
 func (s *Scanner) Others() []Owned { return s.others }
@@ -154,6 +161,7 @@ func (s *Scanner) settled() bool {
 }
 
 func (s *Scanner) scan() ([]Owned, error) {
+	s.gen++
 	var dirs []string
 	for _, b := range s.Backends {
 		for _, d := range b.Dirs() {

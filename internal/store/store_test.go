@@ -6,6 +6,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"path/filepath"
 	"slices"
@@ -221,5 +222,42 @@ func TestReachableTellsADownServerFromARefusingOne(t *testing.T) {
 	refusing := serve("refusing.sock", full)
 	if _, err := refusing.Rows(ctx); err == nil || store.Unreachable(err) {
 		t.Errorf("a server that answered with an error: %v counts as unreachable", err)
+	}
+}
+
+// TestAConnectionTheServerClosedIsReplaced: the pooled connection is
+// killed by the server between two reads (a restart, wait_timeout); the
+// next read notices before writing (the connection's own liveness check)
+// and goes on a new connection instead of failing.
+func TestAConnectionTheServerClosedIsReplaced(t *testing.T) {
+	db := testenv.NewDB(t)
+	db.AddRow(t, "node1", "fa:16:3e:00:00:01", "s4", nil, nil)
+	s := open(t, db, "node1")
+	ctx := context.Background()
+	if _, err := s.Rows(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", db.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if len(ids) == 0 {
+		t.Fatal("no pooled connection to kill")
+	}
+	for _, id := range ids {
+		db.Exec(t, fmt.Sprintf("KILL CONNECTION %d", id))
+	}
+	time.Sleep(time.Second) // the connection has been idle: it is checked
+	for k := range 3 {
+		if got, err := s.Rows(ctx); err != nil || len(got) != 1 {
+			t.Fatalf("read %d after the server closed the connection: %v %v", k+1, got, err)
+		}
 	}
 }
