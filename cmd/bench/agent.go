@@ -773,10 +773,13 @@ func (g *rig) soak(ns *namespace, node, root string) error {
 // agent and, with BaselineRev, for that revision's.
 func (g *rig) latency(base string) error {
 	lat := &Latency{Binary: g.o.Binary}
+	var err error
+	if lat.Idle, err = g.idleOf(g.o.Binary, base+"i", 0xd1); err != nil {
+		return fmt.Errorf("idle: %w", err)
+	}
 	if err := g.hotplugVariants(g.o.Binary, lat, base); err != nil {
 		return err
 	}
-	var err error
 	if lat.Outage, err = g.outage(g.o.Binary, base+"o", g.o.Outages, g.o.OutageRuns); err != nil {
 		return fmt.Errorf("outage: %w", err)
 	}
@@ -793,6 +796,9 @@ func (g *rig) latency(base string) error {
 		return err
 	}
 	old := &Latency{Binary: bin, Rev: g.o.BaselineRev}
+	if old.Idle, err = g.idleOf(bin, base+"bi", 0xd2); err != nil {
+		return fmt.Errorf("idle (%s): %w", g.o.BaselineRev, err)
+	}
 	if err := g.hotplugVariants(bin, old, base+"b"); err != nil {
 		return err
 	}

@@ -65,6 +65,7 @@ type Latency struct {
 	Outage  []OutageRun  `json:"outage"`
 	// RequestMs is POST /reconcile after a row was written, to its
 	// answer; RequestOK says whether the row was at 1 when it came.
+	Idle        *IdleRun  `json:"idle,omitempty"`
 	RequestMs   []float64 `json:"request_ms,omitempty"`
 	RequestOK   []bool    `json:"request_ok,omitempty"`
 	RequestCmds []string  `json:"request_cycle_triggers,omitempty"`
@@ -467,4 +468,121 @@ func (g *rig) request(lat *Latency, nsName string) error {
 		logf("row %d written, POST /reconcile answered after %.0f ms (cycle: %s), netplan_success=1 then: %v", id, took, res.Trigger, ok)
 	}
 	return nil
+}
+
+// IdleRun is one binary's idle cost, measured the same way for each: 10
+// converged NICs at POLL_INTERVAL=1s, windows of schedstat over every
+// thread, memory after them, and the system calls of 10 s of cycles.
+type IdleRun struct {
+	Windows []window  `json:"windows"`
+	Mem     memStatus `json:"mem"`
+	// Syscalls per idle cycle, by name, from `strace -c -f`.
+	Syscalls map[string]float64 `json:"syscalls_per_cycle"`
+}
+
+func (r *IdleRun) perCycle() (cpuMs, ctxsw []float64) {
+	for _, w := range r.Windows {
+		if w.Cycles > 0 {
+			cpuMs = append(cpuMs, float64(w.CPUNs)/1e6/w.Cycles)
+			ctxsw = append(ctxsw, float64(w.CtxSw)/w.Cycles)
+		}
+	}
+	return
+}
+
+func (r *IdleRun) syscallTotal() float64 {
+	t := 0.0
+	for _, v := range r.Syscalls {
+		t += v
+	}
+	return t
+}
+
+// idleOf measures bin's idle cost on a node of its own.
+func (g *rig) idleOf(bin, nsName string, group int) (*IdleRun, error) {
+	node := "bench-" + nsName
+	ns, err := newNamespace(nsName)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Delete()
+	for k := 1; k <= g.o.NICs; k++ {
+		if err := ns.AddNIC(fmt.Sprintf("eth%d", k), mac(group, k)); err != nil {
+			return nil, err
+		}
+		if _, err := g.insertRow(node, mac(group, k), "s4", fmt.Sprintf("10.20.0.%d", 10+k), 1500); err != nil {
+			return nil, err
+		}
+	}
+	e := g.env(node, filepath.Join(g.o.Dir, "root-"+nsName), "1s", "warn")
+	e.Binary = bin
+	a, err := startAgent(ns, e)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Stop()
+	if err := g.waitConverged(a, node, g.o.NICs, 60*time.Second); err != nil {
+		return nil, err
+	}
+	time.Sleep(g.o.Settle)
+	ir := &IdleRun{}
+	for range g.o.Runs {
+		w, err := g.window(a, g.o.Window, true)
+		if err != nil {
+			return nil, err
+		}
+		ir.Windows = append(ir.Windows, w)
+		logf("idle (%s): %.0f cycles, %.3f ms CPU/cycle, %.1f context switches/cycle", filepath.Base(bin), w.Cycles, float64(w.CPUNs)/1e6/w.Cycles, float64(w.CtxSw)/w.Cycles)
+	}
+	if ir.Mem, err = readMem(a.PID); err != nil {
+		return nil, err
+	}
+	if ir.Syscalls, err = countSyscalls(a, 10*time.Second); err != nil {
+		return nil, err
+	}
+	return ir, nil
+}
+
+// countSyscalls counts the agent's system calls (every thread) over d with
+// `strace -c -f`, per cycle.
+func countSyscalls(a *agentProc, d time.Duration) (map[string]float64, error) {
+	if err := ensureStrace(); err != nil {
+		return nil, err
+	}
+	c0, err := a.cycles()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("strace", "-c", "-f", "-p", fmt.Sprint(a.PID))
+	var out bytes.Buffer
+	cmd.Stderr = &out
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	time.Sleep(d)
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	c1, err := a.cycles()
+	if err != nil {
+		return nil, err
+	}
+	cycles := c1 - c0
+	if cycles <= 0 {
+		return nil, errors.New("no cycle while counting system calls")
+	}
+	// The two scrapes of the cycle counter are the harness's: their
+	// accept, reads and writes are counted too, and left in (a handful).
+	res := map[string]float64{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[len(f)-1] == "total" || f[len(f)-1] == "syscall" {
+			continue
+		}
+		var calls float64
+		if _, err := fmt.Sscan(f[3], &calls); err != nil {
+			continue
+		}
+		res[f[len(f)-1]] = calls / cycles
+	}
+	return res, nil
 }

@@ -154,7 +154,11 @@ func mainErr(args []string) error {
 		outRuns  = fs.Int("outage-runs", 3, "agent: runs of each outage length")
 		soak     = fs.Duration("soak", 5*time.Minute, "memory soak at POLL_INTERVAL=1s, sampled each minute (0: none; 1h reproduces the hour-long soak)")
 
-		agents   = fs.Int("agents", 5000, "fleet: simulated agents")
+		agents   = fs.Int("agents", 20000, "fleet: simulated agents")
+		pool     = fs.Bool("thread-pool", true, "fleet: also run with thread_handling=pool-of-threads")
+		noIdxN   = fs.Int("noindex-agents", 2000, "fleet: agents of the run without idx_node")
+		outAgent = fs.Int("outage-agents", 5000, "fleet: agents of the server outage runs (0: none)")
+		outFleet = fs.Duration("fleet-outage", time.Minute, "fleet: how long the server is stopped in the outage runs")
 		rows     = fs.Int("rows", 10, "fleet: rows per agent")
 		interval = fs.Duration("interval", 30*time.Second, "fleet: POLL_INTERVAL")
 		jitter   = fs.String("jitter", "10%", "fleet: POLL_JITTER")
@@ -239,6 +243,12 @@ func mainErr(args []string) error {
 		if os.Geteuid() != 0 {
 			return errors.New("needs root: network namespaces, netlink and mariadbd")
 		}
+		// A connection per simulated agent, on both ends: raise the file
+		// limit (the harness's own and the server's, which inherits it).
+		lim := syscall.Rlimit{Cur: 1 << 20, Max: 1 << 20}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			logf("cannot raise the file limit to %d: %v", lim.Cur, err)
+		}
 		dir, err := os.MkdirTemp("", "multinic-bench-")
 		if err != nil {
 			return err
@@ -299,7 +309,8 @@ func mainErr(args []string) error {
 		if part == "all" || part == "fleet" {
 			load0, t0 := loadavg(), time.Now()
 			fr, err := runFleet(fleetOpts{Agents: *agents, Rows: *rows, Interval: *interval, Jitter: jit, Duration: *duration,
-				NoIndexDuration: *noIdx, PerPoll: *perPoll, MaxLifetime: *lifetime, Server: srv})
+				NoIndexDuration: *noIdx, PerPoll: *perPoll, MaxLifetime: *lifetime, Server: srv,
+				ThreadPool: *pool, NoIndexAgents: *noIdxN, OutageAgents: *outAgent, Outage: *outFleet})
 			if err != nil {
 				return err
 			}
