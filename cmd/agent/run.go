@@ -32,6 +32,10 @@ import (
 
 const runSummary = "Run the daemon: reconcile at start, every POLL_INTERVAL (with jitter and backoff) and soon after the kernel reports a change to a NIC the rows name; serve health and metrics on HEALTH_ADDR:HEALTH_PORT; stop on SIGTERM or SIGINT"
 
+// retrimEvery is how often the daemon returns its executable's clean pages
+// to the kernel (trimStartup).
+const retrimEvery = 5 * time.Minute
+
 // liveness is how long the loop may go without a heartbeat before /healthz
 // fails: longer than the slowest cycle (database timeouts, activation).
 const liveness = 5 * time.Minute
@@ -95,6 +99,15 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	notify := func(s string) {
 		if s == "READY=1" {
 			trimStartup()
+			// Rare paths (a change, a scrape, the collector) bring pages of
+			// the executable back: give them back now and then, as the
+			// kernel would under pressure, so that the resident set stays
+			// what idle cycles use.
+			go func() {
+				for range time.Tick(retrimEvery) {
+					trimStartup()
+				}
+			}()
 		}
 		sd.SdNotify(false, s)
 	}

@@ -680,6 +680,9 @@ func (d *doc) fleet(r *Results) {
 	d.p("`SHOW GLOBAL STATUS` (sampled every second, the harness's own SHOWs subtracted), latency is the")
 	d.p("duration of each `Rows()` call in the simulator (so it includes the simulator's own scheduling on")
 	d.p("the same %d vCPUs). The simulator's CPU is given so that readers can judge what it took from MariaDB.", r.Machine.VCPUs)
+	if fl.Limit != "" {
+		d.p("The fleet is %s.", fl.Limit)
+	}
 	d.p("")
 	d.p("**Default max_connections.** With the server's defaults (max_connections=%d, back_log=%s), the %d", fl.Probe.MaxConn, fl.Probe.BackLog, fl.Probe.Agents)
 	d.p("agents' first reads at once, each keeping its connection: %d failed (%s). Every agent that keeps", fl.Probe.Errors, fl.Probe.Sample)

@@ -86,8 +86,12 @@ func (d *doc) issue17(r *Results) {
 			target = fmt.Sprintf("≤ %.0f ms median", targetHotplug17)
 			verdictS = verdict(median(now.OKMs) <= targetHotplug17)
 		}
-		d.p("| hot-plugged NIC (row written first) to netplan_success=1, POLL_INTERVAL=60s, default gateway %s | %s | %s | median %s ms (%s); address on the link after median %s ms; the cycle itself median %s ms | %s |",
-			gw, target, before, medianOr(now.OKMs), listMs(now.OKMs), medianOr(now.AddrMs), medianOr(now.CycleMs), verdictS)
+		phases := ""
+		if ph := now.medianPhases(); ph != "" {
+			phases = " (phases, ms: " + ph + ")"
+		}
+		d.p("| hot-plugged NIC (row written first) to netplan_success=1, POLL_INTERVAL=60s, default gateway %s | %s | %s | median %s ms (%s); address on the link after median %s ms; the cycle itself median %s ms%s, after the 200 ms debounce | %s |",
+			gw, target, before, medianOr(now.OKMs), listMs(now.OKMs), medianOr(now.AddrMs), medianOr(now.CycleMs), phases, verdictS)
 	}
 
 	// One agent's outage.
@@ -166,8 +170,12 @@ func (d *doc) issue17(r *Results) {
 			if !x.Index {
 				continue
 			}
-			d.p("| fleet: %d agents × %d rows, %.0f s interval, one MariaDB, %s | measured, not extrapolated (the previous report stopped at %d) | — | %s qps, MariaDB %s%% of a core, p50 %s ms, p99 %s ms, %d failed reads of %d (%s); refused by the server: %s | reported |",
-				x.Agents, fl.Rows, fl.IntervalS, x.Mode, previous17.FleetAgents, fnum(x.QPS, 1), fnum(x.DBCPUPct, 1), fnum(x.LatP50, 2), fnum(x.LatP99, 2), x.Errors, x.Polls, orNone(x.ErrorKinds), connErrors(x.ConnErrors))
+			limit := ""
+			if fl.Limit != "" {
+				limit = "; " + fl.Limit
+			}
+			d.p("| fleet: %d agents × %d rows, %.0f s interval, one MariaDB, %s | 20,000 measured, not extrapolated%s | the previous report stopped at %d | %s qps, MariaDB %s%% of a core, p50 %s ms, p99 %s ms, %d failed reads of %d (%s); refused by the server: %s | reported |",
+				x.Agents, fl.Rows, fl.IntervalS, x.Mode, limit, previous17.FleetAgents, fnum(x.QPS, 1), fnum(x.DBCPUPct, 1), fnum(x.LatP50, 2), fnum(x.LatP99, 2), x.Errors, x.Polls, orNone(x.ErrorKinds), connErrors(x.ConnErrors))
 		}
 	}
 	d.p("")

@@ -139,6 +139,8 @@ type FleetResults struct {
 	} `json:"probe"`
 
 	Outages []FleetOutage `json:"outages,omitempty"`
+	// Limit says why the fleet is smaller than asked, when it is.
+	Limit string `json:"limit,omitempty"`
 
 	Statement string        `json:"statement"`
 	Explain   []ExplainRow  `json:"explain"`
@@ -267,7 +269,7 @@ func runFleet(o fleetOpts) (*FleetResults, error) {
 	// GLOBAL for the run.
 	maxConn := fmt.Sprint(o.Agents + 200)
 	if srv.Private {
-		if err := srv.restart("--max-connections="+maxConn, fmt.Sprintf("--open-files-limit=%d", o.Agents+2000)); err != nil {
+		if err := srv.restart("--max-connections="+maxConn, fmt.Sprintf("--open-files-limit=%d", o.Agents+1400), "--table-open-cache=200"); err != nil {
 			return nil, err
 		}
 		r.ServerArgs = srv.Args
@@ -301,7 +303,7 @@ func runFleet(o fleetOpts) (*FleetResults, error) {
 	pool := false
 	for _, m := range modes {
 		if srv.Private && m.pool != pool {
-			args := []string{"--max-connections=" + maxConn, fmt.Sprintf("--open-files-limit=%d", o.Agents+2000)}
+			args := []string{"--max-connections=" + maxConn, fmt.Sprintf("--open-files-limit=%d", o.Agents+1400), "--table-open-cache=200"}
 			if m.pool {
 				args = append(args, "--thread-handling=pool-of-threads")
 			}
@@ -330,7 +332,7 @@ func runFleet(o fleetOpts) (*FleetResults, error) {
 		logf("fleet %s: %.1f qps, DB CPU %.1f%% of a core, p50 %.2f ms p99 %.2f ms, errors %d, %v", m.name, run.QPS, run.DBCPUPct, run.LatP50, run.LatP99, run.Errors, run.ConnErrors)
 	}
 	if pool && srv.Private {
-		if err := srv.restart("--max-connections="+maxConn, fmt.Sprintf("--open-files-limit=%d", o.Agents+2000)); err != nil {
+		if err := srv.restart("--max-connections="+maxConn, fmt.Sprintf("--open-files-limit=%d", o.Agents+1400), "--table-open-cache=200"); err != nil {
 			return nil, err
 		}
 	}

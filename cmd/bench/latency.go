@@ -43,8 +43,28 @@ type HotplugRun struct {
 	AddrMs  []float64 `json:"addr_ms"`
 	OKMs    []float64 `json:"success_ms"`
 	// CycleMs is the duration_ms of the cycle that applied the NIC, from
-	// the agent's log.
-	CycleMs []float64 `json:"cycle_ms"`
+	// the agent's log, and Phases its phases_ms (agents that log them).
+	CycleMs []float64            `json:"cycle_ms"`
+	Phases  []map[string]float64 `json:"phases_ms,omitempty"`
+}
+
+// phaseNames are the phases of a cycle the agent logs, in order.
+var phaseNames = []string{"read", "gateways", "apply", "activate", "verify", "check", "report"}
+
+// medianPhases is the median of each phase over the runs.
+func (h *HotplugRun) medianPhases() string {
+	if len(h.Phases) == 0 {
+		return ""
+	}
+	var out []string
+	for _, n := range phaseNames {
+		var xs []float64
+		for _, p := range h.Phases {
+			xs = append(xs, p[n])
+		}
+		out = append(out, fmt.Sprintf("%s %s", n, fnum(median(xs), 1)))
+	}
+	return strings.Join(out, ", ")
 }
 
 // OutageRun is one database outage length: from the database's return to
@@ -261,15 +281,20 @@ func (g *rig) hotplugWith(bin, nsName, gw string, group int) (*HotplugRun, error
 		}
 		time.Sleep(time.Second) // the cycle's log line, and the cycles its own changes trigger
 		cycle := -1.0
+		var phases map[string]float64
 		for _, line := range a.Log(from) {
 			var l struct {
-				Msg        string  `json:"msg"`
-				Changed    bool    `json:"changed"`
-				DurationMs float64 `json:"duration_ms"`
+				Msg        string             `json:"msg"`
+				Changed    bool               `json:"changed"`
+				DurationMs float64            `json:"duration_ms"`
+				Phases     map[string]float64 `json:"phases_ms"`
 			}
 			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "reconcile finished" && l.Changed && cycle < 0 {
-				cycle = l.DurationMs
+				cycle, phases = l.DurationMs, l.Phases
 			}
+		}
+		if phases != nil {
+			hr.Phases = append(hr.Phases, phases)
 		}
 		hr.AddrMs, hr.OKMs, hr.CycleMs = append(hr.AddrMs, ms(addrAt)), append(hr.OKMs, ms(okAt)), append(hr.CycleMs, cycle)
 		logf("hot-plug (%s, gateway %s) %s: address after %.0f ms, netplan_success=1 after %.0f ms, its cycle %.0f ms", filepath.Base(bin), gw, m, ms(addrAt), ms(okAt), cycle)

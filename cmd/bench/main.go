@@ -25,6 +25,9 @@ import (
 	"time"
 )
 
+// fleetLimit says why the fleet is smaller than asked ("" when it is not).
+var fleetLimit string
+
 // Results is everything measured; each part is kept until re-measured.
 type Results struct {
 	Machine    Machine       `json:"machine"`
@@ -247,7 +250,16 @@ func mainErr(args []string) error {
 		// limit (the harness's own and the server's, which inherits it).
 		lim := syscall.Rlimit{Cur: 1 << 20, Max: 1 << 20}
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			logf("cannot raise the file limit to %d: %v", lim.Cur, err)
+			syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+			lim.Cur = lim.Max
+			syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+			// Each simulated agent holds a descriptor here and one in the
+			// server, which inherits the limit: the fleet is what fits.
+			if fit := int(lim.Max) - 1500; *agents > fit && (part == "all" || part == "fleet") {
+				logf("the file limit (RLIMIT_NOFILE) is %d and cannot be raised here: %d agents instead of %d", lim.Max, fit, *agents)
+				fleetLimit = fmt.Sprintf("%d agents instead of %d: the most this machine holds, as the harness and the server each need a descriptor per agent and the file limit (RLIMIT_NOFILE) is %d here and cannot be raised (no CAP_SYS_RESOURCE)", fit, *agents, lim.Max)
+				*agents = fit
+			}
 		}
 		dir, err := os.MkdirTemp("", "multinic-bench-")
 		if err != nil {
@@ -314,7 +326,7 @@ func mainErr(args []string) error {
 			if err != nil {
 				return err
 			}
-			fr.Command, fr.Server = command, where
+			fr.Command, fr.Server, fr.Limit = command, where, fleetLimit
 			res.Fleet, res.FleetAt, res.FleetLoad, res.FleetDur = fr, time.Now().UTC(), [2]string{load0, loadavg()}, time.Since(t0).Round(time.Second)
 		}
 	}
