@@ -171,7 +171,7 @@ func TestReconcileOnRequest(t *testing.T) {
 	// The database gone: exit 2, saying so.
 	proxy.Cut()
 	code, out, stderr = n.run("reconcile")
-	if code != 2 || !strings.Contains(stderr, "the cycle could not run") || !strings.Contains(stderr, "database") {
+	if code != 2 || !strings.Contains(stderr, "the cycle could not run: reading multi_interface rows") {
 		t.Errorf("reconcile without the database: exit %d\n%s%s", code, out, stderr)
 	}
 	proxy.Restore()
