@@ -117,7 +117,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	}
 	d := &daemon.Daemon{
 		Rec:     a.rec,
-		Links:   a.links,
+		Kernel:  a.rec.Kernel,
 		Metrics: m,
 		Health:  state,
 		Schedule: daemon.Schedule{

@@ -20,6 +20,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/detect"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/netmon"
 	"github.com/multinic-agent/multinic-agent/internal/osrelease"
 	"github.com/multinic-agent/multinic-agent/internal/prevagent"
 	"github.com/multinic-agent/multinic-agent/internal/probe"
@@ -185,6 +186,7 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 	a.rec = &reconcile.Reconciler{
 		Store:          a.store,
 		Links:          a.links,
+		Kernel:         netmon.New(a.links),
 		Backend:        st.backend,
 		Others:         st.others,
 		Root:           cfg.RootDir,

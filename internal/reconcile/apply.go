@@ -19,6 +19,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/atomicfile"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/netmon"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
 	"github.com/multinic-agent/multinic-agent/internal/txn"
 )
@@ -97,7 +98,7 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		gws := r.answeringGateways(ctx, units)
 		leftover := r.unfinishedActivation(files)
 		r.markActivation(units)
-		c := &txn.Cycle{Ops: r.ops(), Units: txnUnits(units), Concurrency: r.Concurrency, InFlight: &r.inFlight, OnChange: r.Invalidate}
+		c := &txn.Cycle{Ops: r.ops(), Units: txnUnits(units), Concurrency: r.Concurrency, InFlight: &r.inFlight, OnChange: r.monitor().Invalidate}
 		c.Apply(stop)
 		for _, u := range units {
 			if u.Err != nil {
@@ -333,7 +334,7 @@ func (r *Reconciler) verify(ctx context.Context, c *txn.Cycle, p plan.Plan, unit
 	failing := map[*unit]error{}
 	for attempt := 1; ; attempt++ {
 		clear(failing)
-		ls, err := r.Links.List()
+		snap, err := r.monitor().Fresh()
 		for _, u := range units {
 			if u.Err != nil || u.Skipped || u.row == -2 {
 				continue
@@ -342,11 +343,11 @@ func (r *Reconciler) verify(ctx context.Context, c *txn.Cycle, p plan.Plan, unit
 			case err != nil:
 				failing[u] = fmt.Errorf("cannot read links back: %w", err)
 			case u.row >= 0:
-				if verr := r.verifyIface(&p.Ifaces[u.row], u, ls); verr != nil {
+				if verr := r.verifyIface(&p.Ifaces[u.row], u, snap); verr != nil {
 					failing[u] = verr
 				}
 			default:
-				if verr := r.verifyOrphan(u, ls); verr != nil {
+				if verr := r.verifyOrphan(u, snap.Links); verr != nil {
 					failing[u] = verr
 				}
 			}
@@ -383,8 +384,8 @@ func linkAt(ls []links.Link, index int) *links.Link {
 	return nil
 }
 
-func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, ls []links.Link) error {
-	l := linkAt(ls, it.Link.Index)
+func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, snap *netmon.Snapshot) error {
+	l := linkAt(snap.Links, it.Link.Index)
 	if l == nil {
 		return fmt.Errorf("link with MAC %s disappeared", it.Want.MAC)
 	}
@@ -410,7 +411,7 @@ func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, ls []links.Link) error
 		errs = append(errs, errors.New("link is down"))
 	}
 	if it.Link.RA.Known && !u.RAReadOnly {
-		if ra, err := r.Links.RA(l.Index); err != nil {
+		if ra, err := snap.RA(l.Index); err != nil {
 			errs = append(errs, err)
 		} else if !ra.Off() {
 			errs = append(errs, fmt.Errorf("the link still learns from router advertisements (%s)", ra))
@@ -462,13 +463,13 @@ func (r *Reconciler) answeringGateways(ctx context.Context, units []*unit) []net
 	if r.Probe == nil || !slices.ContainsFunc(units, func(u *unit) bool { return slices.ContainsFunc(u.Actions, plan.Action.Touches) }) {
 		return nil
 	}
-	gws, err := r.Links.DefaultGateways()
+	snap, err := r.monitor().Snapshot()
 	if err != nil {
 		r.Log.Warn("cannot list default gateways; they are not checked after this cycle", "error", err)
 		return nil
 	}
 	var answering []netip.Addr
-	for _, gw := range gws {
+	for _, gw := range snap.Gateways {
 		if slices.Contains(answering, gw.Addr) {
 			continue
 		}
