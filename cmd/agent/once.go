@@ -40,7 +40,7 @@ func runOnce(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer a.Close()
-	lk, err := lock.Acquire(cfg.Path(cfg.LockFile))
+	lk, err := lock.Acquire(cfg.RootDir.Path(cfg.LockFile))
 	if err != nil {
 		fmt.Fprintf(stderr, "multinic-agent once: %v\n", err)
 		return 2

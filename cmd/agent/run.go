@@ -59,7 +59,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	lk, err := lock.Acquire(cfg.Path(cfg.LockFile))
+	lk, err := lock.Acquire(cfg.RootDir.Path(cfg.LockFile))
 	if err != nil {
 		return fail(err)
 	}

@@ -82,7 +82,7 @@ type stack struct {
 // networkStack finds what manages the node's network (NETWORK_BACKEND=auto)
 // or takes the configured backend, and checks that its files take effect.
 func networkStack(cfg *config.Config) (stack, error) {
-	info, osErr := osrelease.Read(cfg.Path(osrelease.Path))
+	info, osErr := osrelease.Read(cfg.RootDir.Path(osrelease.Path))
 	node := detect.Inspect(cfg.RootDir, info)
 	st := stack{os: info}
 	name := cfg.NetworkBackend
@@ -174,7 +174,7 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 	}
 	// A DaemonSet binds the host's IPv6 settings under ROOT_DIR: its own
 	// /proc/sys is read-only.
-	if sys := cfg.Path("/proc/sys"); cfg.RootDir != "/" {
+	if sys := cfg.RootDir.Path("/proc/sys"); !cfg.RootDir.Host() {
 		if _, err := os.Stat(filepath.Join(sys, "net/ipv6/conf")); err == nil {
 			a.links.SetSysctlRoot(sys)
 		}

@@ -13,13 +13,15 @@ import (
 	"sort"
 	"syscall"
 	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
 // Scanner reads the files the backends own under Root. A file is read and
 // parsed again only when its inode, size, modification or change time
 // moved, so an idle cycle costs a directory listing and a stat per file.
 type Scanner struct {
-	Root     string
+	Root     rootfs.Root
 	Backends []Backend
 	// Other, when set, picks files in the backends' directories that no
 	// backend owns, and Extra names more such files: they are read (with
@@ -128,7 +130,7 @@ func (s *Scanner) Scan() ([]Owned, error) {
 
 // list returns the names of the regular files in dir.
 func (s *Scanner) list(dir string) ([]string, error) {
-	full := filepath.Join(s.Root, dir)
+	full := s.Root.Path(dir)
 	st, err := os.Stat(full)
 	if os.IsNotExist(err) {
 		delete(s.listings, dir)
@@ -163,7 +165,7 @@ func (s *Scanner) list(dir string) ([]string, error) {
 }
 
 func (s *Scanner) read(p, name string, b Backend) (cached, error) {
-	full := filepath.Join(s.Root, p)
+	full := s.Root.Path(p)
 	st, err := os.Lstat(full)
 	if err != nil {
 		return cached{}, fmt.Errorf("reading %s: %w", full, err)

@@ -156,7 +156,7 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 // BackupDir before the agent replaces or deletes it. A copy already there
 // is never overwritten: a different content gets a time-stamped name.
 func (r *Reconciler) backUp(path string, old []byte) (string, error) {
-	dst := r.path(filepath.Join(BackupDir, path))
+	dst := r.Root.Path(filepath.Join(BackupDir, path))
 	switch cur, err := os.ReadFile(dst); {
 	case err == nil && bytes.Equal(cur, old):
 		return dst, nil
@@ -195,9 +195,9 @@ func (o nodeOps) AddAddr(index int, p netip.Prefix) error { return o.r.Links.Add
 func (o nodeOps) DelAddr(index int, p netip.Prefix) error { return o.r.Links.DelAddr(index, p) }
 func (o nodeOps) SetUp(index int, up bool) error          { return o.r.Links.SetUp(index, up) }
 func (o nodeOps) WriteFile(path string, data []byte, mode fs.FileMode) error {
-	return atomicfile.Write(o.r.path(path), data, mode)
+	return o.r.Root.WriteFile(path, data, mode)
 }
-func (o nodeOps) RemoveFile(path string) error { return atomicfile.Remove(o.r.path(path)) }
+func (o nodeOps) RemoveFile(path string) error { return o.r.Root.Remove(path) }
 func (o nodeOps) BackUp(path string, old []byte) (string, error) {
 	return o.r.backUp(path, old)
 }
@@ -442,14 +442,14 @@ func (r *Reconciler) verifyFiles(u *unit) error {
 	for _, a := range u.Done {
 		switch a.Kind {
 		case plan.WriteFile, plan.Adopt:
-			data, err := os.ReadFile(r.path(a.Path))
+			data, err := r.Root.ReadFile(a.Path)
 			if err != nil {
 				errs = append(errs, err)
 			} else if !bytes.Equal(data, a.New) {
 				errs = append(errs, fmt.Errorf("%s does not hold what was written", a.Path))
 			}
 		case plan.DeleteFile:
-			if _, err := os.Stat(r.path(a.Path)); err == nil {
+			if r.Root.Exists(a.Path) {
 				errs = append(errs, fmt.Errorf("%s still exists", a.Path))
 			}
 		}

@@ -15,7 +15,6 @@ import (
 	"math"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -27,6 +26,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/netmon"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 	"github.com/multinic-agent/multinic-agent/internal/store"
 )
 
@@ -50,7 +50,7 @@ type Reconciler struct {
 	// Others are the backends not in use whose files are still read, so
 	// that a node moved from one backend to another keeps no stale file.
 	Others []netconf.Backend
-	Root   string
+	Root   rootfs.Root
 	// ProtectedNames are links never touched (PROTECTED_INTERFACES).
 	ProtectedNames []string
 	// DBHost is the database host when reached over TCP ("" for a socket):
@@ -340,7 +340,7 @@ func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input,
 		return plan.Input{}, err
 	}
 	if r.state == nil {
-		r.state = loadState(filepath.Join(r.Root, StatePath))
+		r.state = loadState(r.Root.Path(StatePath))
 		if r.state.problem != nil {
 			r.Log.Error("agent state unusable; going on with it in memory", "error", r.state.problem)
 		}
@@ -433,7 +433,7 @@ func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 		// daemon must not take its files from under it.
 		for _, b := range append([]netconf.Backend{r.Backend}, r.Others...) {
 			for _, d := range b.Dirs() {
-				atomicfile.CleanTemp(filepath.Join(r.Root, d))
+				atomicfile.CleanTemp(r.Root.Path(d))
 			}
 		}
 		r.cleaned = true
@@ -484,4 +484,3 @@ func (r *Reconciler) ifaceLog(it *plan.Iface) *slog.Logger {
 }
 
 // Path returns a node path under ROOT_DIR.
-func (r *Reconciler) path(p string) string { return filepath.Join(r.Root, p) }
