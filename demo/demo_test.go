@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 )
 
 // runAsDemo makes the test binary act as multinic-demo, so that the tests
@@ -69,11 +71,7 @@ func agent(t *testing.T) string {
 			return
 		}
 		agentBin = filepath.Join(buildDir, "multinic-agent")
-		cmd := exec.Command("go", "build", "-o", agentBin, "./cmd/agent")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildError = errors.New("building the agent: " + err.Error() + "\n" + string(out))
-		}
+		buildError = harness.BuildAgent(agentBin)
 	})
 	if buildError != nil {
 		t.Fatal(buildError)

@@ -29,6 +29,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/multinic-agent/multinic-agent/internal/config"
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
 
@@ -68,13 +69,9 @@ func agentBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		out := filepath.Join(tmpDir, "bin", "multinic-agent")
-		cmd := exec.Command("go", "build", "-o", out, "./cmd/agent")
-		cmd.Dir = repoRoot
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/agent: %v\n%s", err, msg)
-			return
+		if buildErr = harness.BuildAgent(out); buildErr == nil {
+			builtBin = out
 		}
-		builtBin = out
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

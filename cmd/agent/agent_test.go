@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 	"github.com/multinic-agent/multinic-agent/internal/lock"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
@@ -28,8 +29,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "multinic-agent")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
+	if err := harness.BuildAgent(binary); err != nil {
 		panic(err)
 	}
 	code := m.Run()
