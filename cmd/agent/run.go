@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,13 +34,9 @@ const runSummary = "Run the daemon: reconcile at start, every POLL_INTERVAL (wit
 const liveness = 5 * time.Minute
 
 func runDaemon(args []string, stdout, stderr io.Writer) int {
-	cfg, err := loadConfig("run", runSummary, args, stderr)
-	if errors.Is(err, errHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "multinic-agent: %v\n", err)
-		return 2
+	cfg, code := commandConfig("run", runSummary, args, stderr, 2)
+	if cfg == nil {
+		return code
 	}
 	log := newLogger(cfg, stdout)
 	if w := cfg.PermissionWarning(); w != "" {

@@ -55,6 +55,21 @@ func loadConfig(name, summary string, args []string, stderr io.Writer) (*config.
 	return config.Load(flags, os.LookupEnv)
 }
 
+// commandConfig is loadConfig for a command that stops on a bad
+// configuration: nil and the exit status (0 after --help, errCode after
+// an error, said on stderr) when it must stop.
+func commandConfig(name, summary string, args []string, stderr io.Writer, errCode int) (*config.Config, int) {
+	cfg, err := loadConfig(name, summary, args, stderr)
+	switch {
+	case errors.Is(err, errHelp):
+		return nil, 0
+	case err != nil:
+		fmt.Fprintf(stderr, "multinic-agent %s: %v\n", name, err)
+		return nil, errCode
+	}
+	return cfg, 0
+}
+
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogFormat == "text" {

@@ -59,6 +59,33 @@ func BuildAgent(out string) error {
 	return nil
 }
 
+var built struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// BuiltAgent builds the agent once per process (BuildAgent, into a
+// temporary directory) and returns its path; RemoveBuilt deletes it.
+func BuiltAgent() (string, error) {
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "multinic-agent-build-"); built.err != nil {
+			return
+		}
+		built.path = filepath.Join(built.dir, "multinic-agent")
+		built.err = BuildAgent(built.path)
+	})
+	return built.path, built.err
+}
+
+// RemoveBuilt deletes what BuiltAgent built; a test binary's TestMain
+// calls it once its tests have run.
+func RemoveBuilt() {
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+}
+
 // Agent is one agent process inside a namespace. Its output (stdout and
 // stderr, as journald would take it) is read line by line.
 type Agent struct {

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"time"
 
@@ -116,39 +115,18 @@ func (n *Netns) Command(ctx context.Context, env []string, name string, args ...
 	return cmd
 }
 
-// Do runs fn on an OS thread switched into the namespace. Sockets created
-// by fn belong to the namespace for their whole life. If the thread cannot
-// be switched back it is never unlocked, so Go discards it.
+// Do runs fn on an OS thread switched into the namespace: sockets fn
+// creates belong to it for their whole life.
 func (n *Netns) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromPath(n.Path)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("entering %s: %w", n.Name, err)
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
+	target, err := netns.GetFromPath(n.Path)
+	if err != nil {
+		return fmt.Errorf("opening namespace %s: %w", n.Name, err)
+	}
+	defer target.Close()
+	if err := links.InNamespace(target, fn); err != nil {
+		return fmt.Errorf("in namespace %s: %w", n.Name, err)
+	}
+	return nil
 }
 
 // Dial opens a connection from inside the namespace.

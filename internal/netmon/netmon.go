@@ -65,11 +65,7 @@ func (m *Monitor) dump() (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	def, err := m.h.DefaultRouteLinks()
-	if err != nil {
-		return nil, err
-	}
-	gws, err := m.h.DefaultGateways()
+	def, gws, err := m.h.DefaultRoutes()
 	if err != nil {
 		return nil, err
 	}
