@@ -23,6 +23,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 )
 
 // Results is everything measured; each part is kept until re-measured.
@@ -265,7 +267,8 @@ func mainErr(args []string) error {
 			bin := *binary
 			if bin == "" {
 				logf("building the agent")
-				if bin, err = buildAgent(dir); err != nil {
+				bin = filepath.Join(dir, "multinic-agent")
+				if err = harness.BuildAgent(bin); err != nil {
 					return err
 				}
 			}
