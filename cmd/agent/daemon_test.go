@@ -7,45 +7,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
 
-// lockedBuffer collects a process's output while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-type daemonProc struct {
-	cmd    *exec.Cmd
-	out    *lockedBuffer
-	done   chan error
-	notify chan string
-}
+// daemonProc is `multinic-agent run` in the node's namespace.
+type daemonProc struct{ *harness.Agent }
 
 // startDaemon runs `multinic-agent run` in the node's namespace with a
 // NOTIFY_SOCKET of the test's, as systemd would.
@@ -59,38 +35,19 @@ func (n *node) startDaemon(env ...string) *daemonProc {
 func (n *node) startDaemonWith(wrapper []string, env ...string) *daemonProc {
 	t := n.t
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	full := append(append(slices.Clone(n.env), "HEALTH_PORT=8080"), env...)
+	argv := append(append(slices.Clone(wrapper), binary), "run", "--config", n.conf)
+	a, err := harness.StartAgent(n.ns.Netns, harness.AgentConfig{Env: full, NotifyDir: t.TempDir()}, argv...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &daemonProc{out: &lockedBuffer{}, done: make(chan error, 1), notify: make(chan string, 100)}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			k, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			d.notify <- string(buf[:k])
-		}
-	}()
-	full := append(append([]string{}, n.env...), "NOTIFY_SOCKET="+sock, "HEALTH_PORT=8080")
-	argv := append(append(slices.Clone(wrapper), binary), "run", "--config", n.conf)
-	d.cmd = n.ns.Exec(t.Context(), append(full, env...), argv[0], argv[1:]...)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.done <- d.cmd.Wait() }()
 	t.Cleanup(func() {
-		d.cmd.Process.Kill()
-		conn.Close()
+		a.Kill()
 		if t.Failed() {
-			t.Logf("daemon output:\n%s", d.out.String())
+			t.Logf("daemon output:\n%s", a.Output())
 		}
 	})
-	return d
+	return &daemonProc{a}
 }
 
 func (d *daemonProc) waitNotify(t *testing.T, want string, within time.Duration) {
@@ -98,7 +55,7 @@ func (d *daemonProc) waitNotify(t *testing.T, want string, within time.Duration)
 	deadline := time.After(within)
 	for {
 		select {
-		case m := <-d.notify:
+		case m := <-d.Notify:
 			if strings.Contains(m, want) {
 				return
 			}
@@ -183,7 +140,7 @@ func TestDaemon(t *testing.T) {
 			t.Errorf("/metrics lacks %s", name)
 		}
 	}
-	if !strings.Contains(d.out.String(), `"msg":"Operating system detected"`) {
+	if !strings.Contains(d.Output(), `"msg":"Operating system detected"`) {
 		t.Error("no 'Operating system detected' log line")
 	}
 
@@ -211,9 +168,10 @@ func TestDaemon(t *testing.T) {
 	}
 
 	start := time.Now()
-	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.Signal(syscall.SIGTERM)
 	select {
-	case err := <-d.done:
+	case <-d.Done():
+		err := d.Err()
 		if err != nil {
 			t.Errorf("exit after SIGTERM: %v", err)
 		}
@@ -290,9 +248,10 @@ func TestSIGTERMDuringACycle(t *testing.T) {
 		_, err := os.Stat(filepath.Join(bin, "started"))
 		return err == nil
 	})
-	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.Signal(syscall.SIGTERM)
 	select {
-	case err := <-d.done:
+	case <-d.Done():
+		err := d.Err()
 		if err != nil {
 			t.Fatalf("exit after SIGTERM: %v", err)
 		}
@@ -328,13 +287,13 @@ func TestDaemonNoticesAReturningDatabase(t *testing.T) {
 		_, m := get(t, c, "/metrics")
 		return strings.Contains(m, "multinic_polling_backoff_level 3")
 	})
-	from := len(d.out.String())
+	from := len(d.Output())
 	proxy.Restore()
 	eventually(t, 20*time.Second, "healthy again", func() bool {
 		code, _ := get(t, c, "/")
 		return code == 200
 	})
-	log := d.out.String()[from:]
+	log := d.Output()[from:]
 	var trigger string
 	for _, line := range strings.Split(log, "\n") {
 		var m struct{ Msg, Trigger string }
@@ -346,7 +305,7 @@ func TestDaemonNoticesAReturningDatabase(t *testing.T) {
 	if trigger != "database" || !strings.Contains(log, "the database server answers again") {
 		t.Errorf("the first cycle after the database came back was triggered by %q, not the probe:\n%s", trigger, log)
 	}
-	if !strings.Contains(d.out.String(), `"probe_every":"1s"`) {
+	if !strings.Contains(d.Output(), `"probe_every":"1s"`) {
 		t.Error("the failed cycles do not say that the database is probed every interval")
 	}
 	_, m := get(t, c, "/metrics")

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -18,13 +17,9 @@ import (
 const planSummary = "Print what a reconcile would change (files with a diff, link changes, netplan_success updates) and change nothing: exit 0 in sync, 2 changes pending, 1 error or a row that cannot be applied now (bad data, a protected or missing NIC, a conflicting file)"
 
 func runPlan(args []string, stdout, stderr io.Writer) int {
-	cfg, err := loadConfig("plan", planSummary, args, stderr)
-	if errors.Is(err, errHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "multinic-agent plan: %v\n", err)
-		return 1
+	cfg, code := commandConfig("plan", planSummary, args, stderr, 1)
+	if cfg == nil {
+		return code
 	}
 	if w := cfg.PermissionWarning(); w != "" {
 		fmt.Fprintf(stderr, "multinic-agent plan: warning: %s\n", w)

@@ -35,7 +35,7 @@ func runReconcile(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, health.MaxReconcileWait+10*time.Second)
 	defer cancel()
 	sent := time.Now()
-	res, err := control.Ask(ctx, control.SocketPath(cfg.Path(cfg.LockFile)))
+	res, err := control.Ask(ctx, control.SocketPath(cfg.RootDir.Path(cfg.LockFile)))
 	if err != nil {
 		fmt.Fprintf(stderr, "multinic-agent reconcile: %v\n", err)
 		return 2

@@ -177,12 +177,14 @@ func TestReconcileOnRequest(t *testing.T) {
 	proxy.Restore()
 
 	// Stopped: the socket is gone and reconcile says no daemon runs.
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-d.done; err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 0 {
+	d.Signal(syscall.SIGTERM)
+	select {
+	case <-d.Done():
+		if err := d.Err(); err != nil {
 			t.Fatalf("exit after SIGTERM: %v", err)
 		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10 s after SIGTERM")
 	}
 	if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the socket outlived the daemon: %v", err)

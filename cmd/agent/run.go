@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,13 +40,9 @@ const retrimEvery = 5 * time.Minute
 const liveness = 5 * time.Minute
 
 func runDaemon(args []string, stdout, stderr io.Writer) int {
-	cfg, err := loadConfig("run", runSummary, args, stderr)
-	if errors.Is(err, errHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "multinic-agent: %v\n", err)
-		return 2
+	cfg, code := commandConfig("run", runSummary, args, stderr, 2)
+	if cfg == nil {
+		return code
 	}
 	log := newLogger(cfg, stdout)
 	if w := cfg.PermissionWarning(); w != "" {
@@ -65,7 +60,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	lk, err := lock.Acquire(cfg.Path(cfg.LockFile))
+	lk, err := lock.Acquire(cfg.RootDir.Path(cfg.LockFile))
 	if err != nil {
 		return fail(err)
 	}
@@ -117,7 +112,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	}
 	d := &daemon.Daemon{
 		Rec:     a.rec,
-		Links:   a.links,
+		Kernel:  a.rec.Kernel,
 		Metrics: m,
 		Health:  state,
 		Schedule: daemon.Schedule{
@@ -150,7 +145,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 
 	// `multinic-agent reconcile` reaches the daemon through a socket next
 	// to the lock, which only root can use.
-	sockPath := control.SocketPath(cfg.Path(cfg.LockFile))
+	sockPath := control.SocketPath(cfg.RootDir.Path(cfg.LockFile))
 	if ln, err := control.Listen(sockPath); err != nil {
 		log.Warn("cannot open the local reconcile socket; multinic-agent reconcile cannot reach this daemon (SIGHUP still asks for a cycle)", "socket", sockPath, "error", err)
 	} else {

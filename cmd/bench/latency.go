@@ -17,14 +17,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/vishvananda/netns"
-
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 	"github.com/multinic-agent/multinic-agent/internal/probe"
 )
 
@@ -137,7 +135,7 @@ func buildRev(rev, dir string) (string, error) {
 
 // addGateway gives the namespace an uplink with a default route through a
 // gateway in a namespace of its own, which answers echo requests or not.
-func (n *namespace) addGateway(answer bool) error {
+func addGateway(n *harness.Netns, answer bool) error {
 	gw, err := newNamespace(n.Name + "g")
 	if err != nil {
 		return err
@@ -161,7 +159,7 @@ func (n *namespace) addGateway(answer bool) error {
 	}
 	// The gateway's address is resolved before the first run, and it
 	// answers or not as asked.
-	err = n.echo(netip.MustParseAddr("10.99.0.1"))
+	err = echo(n, netip.MustParseAddr("10.99.0.1"))
 	switch {
 	case answer && err != nil:
 		return fmt.Errorf("the gateway does not answer: %w", err)
@@ -173,27 +171,12 @@ func (n *namespace) addGateway(answer bool) error {
 
 // echo sends an ICMP echo request from inside the namespace and waits a
 // second for the reply, as the agent's gateway probe does.
-func (n *namespace) echo(addr netip.Addr) error {
-	errc := make(chan error, 1)
-	go func() {
-		// The thread is left locked: it dies with the goroutine instead
-		// of serving others from the namespace.
-		runtime.LockOSThread()
-		target, err := netns.GetFromName(n.Name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			errc <- err
-			return
-		}
+func echo(n *harness.Netns, addr netip.Addr) error {
+	return n.Do(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		errc <- probe.Echo(ctx, addr)
-	}()
-	return <-errc
+		return probe.Echo(ctx, addr)
+	})
 }
 
 // hotplugVariants measures a NIC hot-plugged after its row with each kind
@@ -221,7 +204,7 @@ func (g *rig) hotplugWith(bin, nsName, gw string, group int) (*HotplugRun, error
 	}
 	defer ns.Delete()
 	if gw != "none" {
-		if err := ns.addGateway(gw == "answering"); err != nil {
+		if err := addGateway(ns, gw == "answering"); err != nil {
 			return nil, err
 		}
 	}
@@ -231,12 +214,12 @@ func (g *rig) hotplugWith(bin, nsName, gw string, group int) (*HotplugRun, error
 	if err != nil {
 		return nil, err
 	}
-	defer a.Stop()
+	defer a.Stop(stopWithin)
 	if err := waitFor(30*time.Second, 20*time.Millisecond, func() (bool, error) {
 		c, err := a.cycles()
 		return err == nil && c >= 1, nil
 	}); err != nil {
-		return nil, fmt.Errorf("no first cycle: %w\n%s", err, a.tail(20))
+		return nil, fmt.Errorf("no first cycle: %w\n%s", err, a.Tail(20))
 	}
 	hr := &HotplugRun{Gateway: gw}
 	for k := 1; k <= min(g.o.Runs, g.o.NICs); k++ {
@@ -246,7 +229,7 @@ func (g *rig) hotplugWith(bin, nsName, gw string, group int) (*HotplugRun, error
 			return nil, err
 		}
 		time.Sleep(500 * time.Millisecond)
-		from := a.LogLen()
+		from := a.LineCount()
 		start := time.Now()
 		if err := ns.AddNIC(fmt.Sprintf("eth%d", k), m); err != nil {
 			return nil, err
@@ -277,12 +260,12 @@ func (g *rig) hotplugWith(bin, nsName, gw string, group int) (*HotplugRun, error
 			return addrAt > 0 && okAt > 0, nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("hot-plugged NIC %s: %w\n%s", m, err, a.tail(20))
+			return nil, fmt.Errorf("hot-plugged NIC %s: %w\n%s", m, err, a.Tail(20))
 		}
 		time.Sleep(time.Second) // the cycle's log line, and the cycles its own changes trigger
 		cycle := -1.0
 		var phases map[string]float64
-		for _, line := range a.Log(from) {
+		for _, line := range a.Lines(from) {
 			var l struct {
 				Msg        string             `json:"msg"`
 				Changed    bool               `json:"changed"`
@@ -398,9 +381,9 @@ func (g *rig) outage(bin, nsName string, lengths []time.Duration, runs int) ([]O
 	if err != nil {
 		return nil, err
 	}
-	defer a.Stop()
+	defer a.Stop(stopWithin)
 	ready := func() (bool, error) {
-		body, err := ns.get(g.port, "/readyz")
+		body, err := get(ns, g.port, "/readyz")
 		return err == nil && strings.HasPrefix(body, "ok"), nil
 	}
 	var out []OutageRun
@@ -408,19 +391,19 @@ func (g *rig) outage(bin, nsName string, lengths []time.Duration, runs int) ([]O
 		or := OutageRun{OutageS: l.Seconds(), IntervalS: interval.Seconds()}
 		for range runs {
 			if err := waitFor(2*time.Minute, 20*time.Millisecond, ready); err != nil {
-				return nil, fmt.Errorf("not ready before the outage: %w\n%s", err, a.tail(20))
+				return nil, fmt.Errorf("not ready before the outage: %w\n%s", err, a.Tail(20))
 			}
 			// A random phase against the agent's polls.
 			time.Sleep(time.Duration(float64(interval) * randFloat()))
 			px.cut()
 			time.Sleep(l)
-			level, _ := a.ns.metric(g.port, "multinic_polling_backoff_level")
+			level, _ := metric(a.ns, g.port, "multinic_polling_backoff_level")
 			if err := px.restore(); err != nil {
 				return nil, err
 			}
 			back := time.Now()
 			if err := waitFor(10*time.Minute, 10*time.Millisecond, ready); err != nil {
-				return nil, fmt.Errorf("not ready after the outage: %w\n%s", err, a.tail(20))
+				return nil, fmt.Errorf("not ready after the outage: %w\n%s", err, a.Tail(20))
 			}
 			took := ms(time.Since(back))
 			or.BackToOKMs, or.Level = append(or.BackToOKMs, took), append(or.Level, level)
@@ -453,14 +436,15 @@ func (g *rig) request(lat *Latency, nsName string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Stop()
+	defer a.Stop(stopWithin)
 	if err := waitFor(30*time.Second, 20*time.Millisecond, func() (bool, error) {
 		c, err := a.cycles()
 		return err == nil && c >= 1, nil
 	}); err != nil {
-		return fmt.Errorf("no first cycle: %w\n%s", err, a.tail(20))
+		return fmt.Errorf("no first cycle: %w\n%s", err, a.Tail(20))
 	}
-	c := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DialContext: ns.dial, DisableKeepAlives: true}}
+	c := ns.HTTPClient()
+	c.Timeout = time.Minute
 	for k := 1; k <= min(g.o.Runs, g.o.NICs); k++ {
 		time.Sleep(1500 * time.Millisecond) // past the request gap and the last change's events
 		id, err := g.insertRow(node, mac(0xca, k), "s5", fmt.Sprintf("10.30.0.%d", 100+k), 1500)
@@ -545,7 +529,7 @@ func (g *rig) idleOf(bin, nsName string, group int) (*IdleRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer a.Stop()
+	defer a.Stop(stopWithin)
 	if err := g.waitConverged(a, node, g.o.NICs, 60*time.Second); err != nil {
 		return nil, err
 	}

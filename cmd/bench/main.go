@@ -23,6 +23,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 )
 
 // fleetLimit says why the fleet is smaller than asked ("" when it is not).
@@ -298,7 +300,8 @@ func mainErr(args []string) error {
 			bin := *binary
 			if bin == "" {
 				logf("building the agent")
-				if bin, err = buildAgent(dir); err != nil {
+				bin = filepath.Join(dir, "multinic-agent")
+				if err = harness.BuildAgent(bin); err != nil {
 					return err
 				}
 			}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/multinic-agent/multinic-agent/internal/backends"
 	"github.com/multinic-agent/multinic-agent/internal/envfile"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
 // DefaultFile is read when --config is not given; its absence is not an error.
@@ -55,7 +56,7 @@ type Config struct {
 	// NodeName is the explicit NODE_NAME; empty means the hostname.
 	NodeName            string
 	NetworkBackend      string
-	RootDir             string
+	RootDir             rootfs.Root
 	ProtectedInterfaces []string
 	Activate            string
 	LockFile            string
@@ -274,11 +275,6 @@ func (c *Config) PermissionWarning() string {
 	return fmt.Sprintf("config file %s holds %s but is mode %04o, readable by group or others: run chmod 600 %s", c.File, strings.Join(c.fileSecrets, " and "), c.fileMode, c.File)
 }
 
-// Path returns p (an absolute path on the node) under RootDir.
-func (c *Config) Path(p string) string {
-	return filepath.Join(c.RootDir, p)
-}
-
 // NodeNames returns the attached_node_name values that belong to this node:
 // NODE_NAME alone when set, otherwise the hostname in its full and short form.
 func (c *Config) NodeNames() ([]string, error) {
@@ -395,7 +391,7 @@ func parseRoot(c *Config, v string) error {
 	if !filepath.IsAbs(v) {
 		return errors.New("must be an absolute path")
 	}
-	c.RootDir = filepath.Clean(v)
+	c.RootDir = rootfs.Root(filepath.Clean(v))
 	return nil
 }
 

@@ -19,14 +19,16 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/health"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/metrics"
+	"github.com/multinic-agent/multinic-agent/internal/netmon"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
 )
 
 // Daemon runs the reconciler until its context ends.
 type Daemon struct {
-	Rec      *reconcile.Reconciler
-	Links    *links.Handle
+	Rec *reconcile.Reconciler
+	// Kernel is the reconciler's kernel monitor: its changes trigger cycles.
+	Kernel   *netmon.Monitor
 	Metrics  *metrics.Metrics
 	Health   *health.State
 	Schedule Schedule
@@ -183,17 +185,13 @@ func (d *Daemon) notify(state string) {
 // Run reconciles until ctx ends. A cycle in progress when ctx ends finishes
 // the interfaces in hand (or rolls them back) before Run returns nil.
 func (d *Daemon) Run(ctx context.Context) error {
-	changes, err := d.Links.Watch(ctx)
+	changes, err := d.Kernel.Watch(ctx)
 	if err != nil {
 		d.Log.Warn("cannot subscribe to netlink events; hot-plugged NICs wait for the next poll", "error", err)
-	} else {
-		// Every kernel change now reaches Invalidate: an idle cycle need not
-		// dump links and routes again.
-		d.Rec.TrustKernelEvents()
 	}
 	d.seen = map[int]linkState{}
-	if ls, err := d.Links.List(); err == nil {
-		for _, l := range ls {
+	if snap, err := d.Kernel.Snapshot(); err == nil {
+		for _, l := range snap.Links {
 			d.seen[l.Index] = linkState{name: l.Name, mac: l.MAC, mtu: l.MTU, up: l.Up}
 		}
 	}
@@ -265,7 +263,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 				changes = nil
 				continue
 			}
-			d.Rec.Invalidate()
 			if d.relevant(c) && !pending {
 				pending = true
 				debounce.Reset(d.Debounce)

@@ -13,13 +13,15 @@ import (
 	"sort"
 	"syscall"
 	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
 // Scanner reads the files the backends own under Root. A file is read and
 // parsed again only when its inode, size, modification or change time
 // moved, so an idle cycle costs a directory listing and a stat per file.
 type Scanner struct {
-	Root     string
+	Root     rootfs.Root
 	Backends []Backend
 	// Other, when set, picks files in the backends' directories that no
 	// backend owns, and Extra names more such files: they are read (with
@@ -111,7 +113,7 @@ func (s *Scanner) Scan() ([]Owned, error) {
 	// reported to the next one.
 	s.watch.reset()
 	for _, d := range s.watchedDirs() {
-		s.watch.add(filepath.Join(s.Root, d))
+		s.watch.add(s.Root.Path(d))
 	}
 	start := time.Now()
 	out, err := s.scan()
@@ -151,7 +153,7 @@ func (s *Scanner) settled() bool {
 	for _, b := range s.Backends {
 		for _, d := range b.Dirs() {
 			if _, ok := s.listings[d]; !ok {
-				if _, err := os.Lstat(filepath.Join(s.Root, d)); err == nil {
+				if _, err := os.Lstat(s.Root.Path(d)); err == nil {
 					return false
 				}
 			}
@@ -222,7 +224,7 @@ func (s *Scanner) scan() ([]Owned, error) {
 
 // list returns the names of the regular files in dir.
 func (s *Scanner) list(dir string) ([]string, error) {
-	full := filepath.Join(s.Root, dir)
+	full := s.Root.Path(dir)
 	st, err := os.Stat(full)
 	if os.IsNotExist(err) {
 		delete(s.listings, dir)
@@ -257,7 +259,7 @@ func (s *Scanner) list(dir string) ([]string, error) {
 }
 
 func (s *Scanner) read(p, name string, b Backend) (cached, error) {
-	full := filepath.Join(s.Root, p)
+	full := s.Root.Path(p)
 	st, err := os.Lstat(full)
 	if err != nil {
 		return cached{}, fmt.Errorf("reading %s: %w", full, err)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
 // testBackend owns /etc/test/N.conf (interface multinicN) and /etc/other/N.conf.
@@ -31,7 +33,7 @@ func (testBackend) Parse(p string, c []byte) (Iface, error) {
 	_, v, _ := strings.Cut(string(c), "\n")
 	return Iface{Name: v}, nil
 }
-func (testBackend) Activate(context.Context, string, []string) error { return nil }
+func (testBackend) Activate(context.Context, rootfs.Root, []string) error { return nil }
 
 // TestWatchingScannerSeesEveryChange: the daemon's scanner, which reuses
 // its last result while the kernel reports no change, still sees a file
@@ -41,7 +43,7 @@ func (testBackend) Activate(context.Context, string, []string) error { return ni
 func TestWatchingScannerSeesEveryChange(t *testing.T) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "etc/test"), 0o755)
-	s := &Scanner{Root: root, Backends: []Backend{testBackend{dirs: []string{"/etc/test", "/etc/other"}}}, Watch: true}
+	s := &Scanner{Root: rootfs.Root(root), Backends: []Backend{testBackend{dirs: []string{"/etc/test", "/etc/other"}}}, Watch: true}
 	file := func(p string) string { return filepath.Join(root, p) }
 	// Files older than a second are settled: the scanner may reuse them.
 	age := func(p string) {

@@ -10,20 +10,21 @@ import (
 
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/networkd"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
 // Activate runs netplan's generator once for the batch (see generate),
 // then, when systemd-networkd runs on the system at root, `networkctl
 // reload` (which reconfigures only the links whose files changed), or
 // `netplan apply` where networkd predates reload (systemd 244).
-func (Backend) Activate(ctx context.Context, root string, changed []string) error {
-	if err := generate(ctx, root); err != nil {
+func (Backend) Activate(ctx context.Context, root rootfs.Root, changed []string) error {
+	if err := generate(ctx, string(root)); err != nil {
 		return err
 	}
 	if !netconf.DaemonRuns(root, "/run/systemd/netif") {
 		return nil
 	}
-	if v := networkdVersion(ctx); v > 0 && v < 244 && root == "/" {
+	if v := networkdVersion(ctx); v > 0 && v < 244 && root.Host() {
 		return netconf.Run(ctx, "netplan", "apply")
 	}
 	return networkd.Reload(ctx, root)

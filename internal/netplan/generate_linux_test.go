@@ -16,6 +16,7 @@ import (
 
 	"github.com/multinic-agent/multinic-agent/internal/atomicfile"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
 
@@ -25,7 +26,7 @@ const activateRootEnv = "MULTINIC_TEST_NETPLAN_ACTIVATE_ROOT"
 
 func TestMain(m *testing.M) {
 	if root := os.Getenv(activateRootEnv); root != "" {
-		if err := (Backend{}).Activate(context.Background(), root, []string{"multinic0"}); err != nil {
+		if err := (Backend{}).Activate(context.Background(), rootfs.Root(root), []string{"multinic0"}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/atomicfile"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/netmon"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
 	"github.com/multinic-agent/multinic-agent/internal/txn"
 )
@@ -100,7 +101,7 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		lap(&res.Phases.Gateways)
 		leftover := r.unfinishedActivation(files)
 		r.markActivation(units)
-		c := &txn.Cycle{Ops: r.ops(), Units: txnUnits(units), Concurrency: r.Concurrency, InFlight: &r.inFlight, OnChange: r.Invalidate}
+		c := &txn.Cycle{Ops: r.ops(), Units: txnUnits(units), Concurrency: r.Concurrency, InFlight: &r.inFlight, OnChange: r.monitor().Invalidate}
 		c.Apply(stop)
 		for _, u := range units {
 			if u.Err != nil {
@@ -162,7 +163,7 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 // BackupDir before the agent replaces or deletes it. A copy already there
 // is never overwritten: a different content gets a time-stamped name.
 func (r *Reconciler) backUp(path string, old []byte) (string, error) {
-	dst := r.path(filepath.Join(BackupDir, path))
+	dst := r.Root.Path(filepath.Join(BackupDir, path))
 	switch cur, err := os.ReadFile(dst); {
 	case err == nil && bytes.Equal(cur, old):
 		return dst, nil
@@ -201,9 +202,9 @@ func (o nodeOps) AddAddr(index int, p netip.Prefix) error { return o.r.Links.Add
 func (o nodeOps) DelAddr(index int, p netip.Prefix) error { return o.r.Links.DelAddr(index, p) }
 func (o nodeOps) SetUp(index int, up bool) error          { return o.r.Links.SetUp(index, up) }
 func (o nodeOps) WriteFile(path string, data []byte, mode fs.FileMode) error {
-	return atomicfile.Write(o.r.path(path), data, mode)
+	return o.r.Root.WriteFile(path, data, mode)
 }
-func (o nodeOps) RemoveFile(path string) error { return atomicfile.Remove(o.r.path(path)) }
+func (o nodeOps) RemoveFile(path string) error { return o.r.Root.Remove(path) }
 func (o nodeOps) BackUp(path string, old []byte) (string, error) {
 	return o.r.backUp(path, old)
 }
@@ -347,7 +348,7 @@ const verifyRecheck = 100 * time.Millisecond
 func (r *Reconciler) verify(ctx context.Context, c *txn.Cycle, p plan.Plan, units []*unit) {
 	check := func() map[*unit]error {
 		failing := map[*unit]error{}
-		ls, err := r.Links.List()
+		snap, err := r.monitor().Fresh()
 		for _, u := range units {
 			if u.Err != nil || u.Skipped || u.row == -2 {
 				continue
@@ -356,11 +357,11 @@ func (r *Reconciler) verify(ctx context.Context, c *txn.Cycle, p plan.Plan, unit
 			case err != nil:
 				failing[u] = fmt.Errorf("cannot read links back: %w", err)
 			case u.row >= 0:
-				if verr := r.verifyIface(&p.Ifaces[u.row], u, ls); verr != nil {
+				if verr := r.verifyIface(&p.Ifaces[u.row], u, snap); verr != nil {
 					failing[u] = verr
 				}
 			default:
-				if verr := r.verifyOrphan(u, ls); verr != nil {
+				if verr := r.verifyOrphan(u, snap.Links); verr != nil {
 					failing[u] = verr
 				}
 			}
@@ -417,8 +418,8 @@ func linkAt(ls []links.Link, index int) *links.Link {
 	return nil
 }
 
-func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, ls []links.Link) error {
-	l := linkAt(ls, it.Link.Index)
+func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, snap *netmon.Snapshot) error {
+	l := linkAt(snap.Links, it.Link.Index)
 	if l == nil {
 		return fmt.Errorf("link with MAC %s disappeared", it.Want.MAC)
 	}
@@ -444,7 +445,7 @@ func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, ls []links.Link) error
 		errs = append(errs, errors.New("link is down"))
 	}
 	if it.Link.RA.Known && !u.RAReadOnly {
-		if ra, err := r.Links.RA(l.Index); err != nil {
+		if ra, err := snap.RA(l.Index); err != nil {
 			errs = append(errs, err)
 		} else if !ra.Off() {
 			errs = append(errs, fmt.Errorf("the link still learns from router advertisements (%s)", ra))
@@ -475,14 +476,14 @@ func (r *Reconciler) verifyFiles(u *unit) error {
 	for _, a := range u.Done {
 		switch a.Kind {
 		case plan.WriteFile, plan.Adopt:
-			data, err := os.ReadFile(r.path(a.Path))
+			data, err := r.Root.ReadFile(a.Path)
 			if err != nil {
 				errs = append(errs, err)
 			} else if !bytes.Equal(data, a.New) {
 				errs = append(errs, fmt.Errorf("%s does not hold what was written", a.Path))
 			}
 		case plan.DeleteFile:
-			if _, err := os.Stat(r.path(a.Path)); err == nil {
+			if r.Root.Exists(a.Path) {
 				errs = append(errs, fmt.Errorf("%s still exists", a.Path))
 			}
 		}
@@ -513,13 +514,13 @@ func (r *Reconciler) answeringGateways(ctx context.Context, units []*unit) []net
 	if r.Probe == nil || !slices.ContainsFunc(units, func(u *unit) bool { return slices.ContainsFunc(u.Actions, plan.Action.Touches) }) {
 		return nil
 	}
-	gws, err := r.Links.DefaultGateways()
+	snap, err := r.monitor().Snapshot()
 	if err != nil {
 		r.Log.Warn("cannot list default gateways; they are not checked after this cycle", "error", err)
 		return nil
 	}
 	var all []netip.Addr
-	for _, gw := range gws {
+	for _, gw := range snap.Gateways {
 		if !slices.Contains(all, gw.Addr) {
 			all = append(all, gw.Addr)
 		}

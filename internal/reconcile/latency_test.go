@@ -14,6 +14,7 @@ import (
 
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
 // gatewayNode is a node whose uplink eth0 has a default route through each
@@ -132,7 +133,7 @@ type lateBackend struct {
 	fix bool
 }
 
-func (b lateBackend) Activate(ctx context.Context, root string, changed []string) error {
+func (b lateBackend) Activate(ctx context.Context, root rootfs.Root, changed []string) error {
 	h := b.e.ns.Handle(b.e.t)
 	l, ok := b.e.ns.Find(b.e.t, "multinic0")
 	if !ok {

@@ -23,6 +23,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/networkd"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 	"github.com/multinic-agent/multinic-agent/internal/store"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
@@ -57,7 +58,7 @@ func (e *env) reconciler() *reconcile.Reconciler {
 		Store:       st,
 		Links:       e.ns.Handle(e.t),
 		Backend:     netplan.Backend{},
-		Root:        e.root,
+		Root:        rootfs.Root(e.root),
 		Activate:    true,
 		Concurrency: 3,
 		Log:         slog.New(slog.NewJSONHandler(io.Discard, nil)),
