@@ -62,8 +62,13 @@ type RA struct {
 	AcceptRA, Autoconf int
 }
 
-// Off reports whether the link learns nothing from the network.
-func (r RA) Off() bool { return !r.Known || (r.AcceptRA == 0 && r.Autoconf == 0) }
+// Off reports whether the link learns nothing from the network. With
+// accept_ra 0 the kernel ignores router advertisements, so autoconf has
+// nothing to act on: systemd-networkd and NetworkManager leave a link so
+// at boot (they handle advertisements themselves, which the agent's files
+// turn off), and taking it for learning would "repair" every NIC after
+// every boot. The agent itself sets both to 0.
+func (r RA) Off() bool { return !r.Known || r.AcceptRA == 0 }
 
 func (r RA) String() string {
 	if !r.Known {

@@ -353,7 +353,7 @@ func TestManagedNICsStopLearningFromRouterAdvertisements(t *testing.T) {
 		want bool
 	}{
 		{"kernel defaults", RA{Known: true, AcceptRA: 1, Autoconf: 1}, true},
-		{"autoconf alone", RA{Known: true, AcceptRA: 0, Autoconf: 1}, true},
+		{"autoconf alone, as networkd and NetworkManager leave it at boot: nothing to learn from", RA{Known: true, AcceptRA: 0, Autoconf: 1}, false},
 		{"accept_ra 2 (even when forwarding)", RA{Known: true, AcceptRA: 2, Autoconf: 0}, true},
 		{"already off", RA{Known: true}, false},
 		{"no IPv6 on the link", RA{}, false},
