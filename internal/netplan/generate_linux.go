@@ -89,19 +89,23 @@ func isFile(p string) bool {
 // generate runs generateCommand: as it is for ROOT_DIR=/, whose daemons
 // are the ones to tell, and isolated from the host's udevd and systemd for
 // any other ROOT_DIR.
+// The files it writes again unchanged are put back as they were (see
+// keepUnchanged).
 func generate(ctx context.Context, root string) error {
 	argv, err := generateCommand(root)
 	if err != nil {
 		return err
 	}
 	if root == "/" {
-		return netconf.Run(ctx, argv[0], argv[1:]...)
+		return keepUnchanged(root, func() error { return netconf.Run(ctx, argv[0], argv[1:]...) })
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("%w: cannot find the agent's own binary to isolate netplan's generator from the host's daemons: %v", netconf.ErrUnavailable, err)
 	}
-	return netconf.RunIsolated(ctx, self, append([]string{isolatedArg}, argv...)...)
+	return keepUnchanged(root, func() error {
+		return netconf.RunIsolated(ctx, self, append([]string{isolatedArg}, argv...)...)
+	})
 }
 
 // isolatedMain runs in the agent's child, alone in a fresh mount namespace:

@@ -198,3 +198,62 @@ func TestIsolationRefusesTheParentsNamespace(t *testing.T) {
 		t.Errorf("run from a parent in the same namespace: %v\n%s", err, out)
 	}
 }
+
+// TestActivationLeavesUnchangedFilesAsTheyWere: netplan's generator
+// rewrites every file it generates; the activation puts back, inode and
+// mtime, each one it wrote again unchanged, so systemd-networkd's reload
+// reconfigures only the link whose file changed (seen in the VM: every
+// activation reconfigured the management NIC). The real generator, twice,
+// with one of two interfaces changed in between.
+func TestActivationLeavesUnchangedFilesAsTheyWere(t *testing.T) {
+	r := newRecorder(t)
+	if _, err := generateCommand("/"); err != nil {
+		testenv.Skip(t, err.Error())
+	}
+	root := t.TempDir()
+	writeSamples(t, root)
+	activate := func() map[string]os.FileInfo {
+		t.Helper()
+		if out, err := r.run([]string{activateRootEnv + "=" + root}, os.Args[0]); err != nil {
+			t.Fatalf("Activate: %v\n%s", err, out)
+		}
+		dir := filepath.Join(root, "run/systemd/network")
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := map[string]os.FileInfo{}
+		for _, e := range ents {
+			files[e.Name()], _ = os.Stat(filepath.Join(dir, e.Name()))
+		}
+		return files
+	}
+	before := activate()
+	p := filepath.Join(root, Path("multinic1"))
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, bytes.Replace(b, []byte("2001:db8:1::11"), []byte("2001:db8:1::12"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	after := activate()
+	for name, want := range map[string]bool{
+		"10-netplan-multinic0.network": true,
+		"10-netplan-multinic0.link":    true,
+		"10-netplan-multinic1.link":    true,
+		"10-netplan-multinic1.network": false,
+	} {
+		a, b := before[name], after[name]
+		if a == nil || b == nil {
+			t.Errorf("%s: before %v, after %v", name, a != nil, b != nil)
+			continue
+		}
+		if kept := os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()); kept != want {
+			t.Errorf("%s: the same file as before: %v, want %v", name, kept, want)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(root, "run/.multinic-agent-netplan-*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
+package netplan
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+)
+
+// outputDirs are where netplan's generator writes, under the root.
+var outputDirs = []string{"run/systemd/network", "run/NetworkManager/system-connections", "run/udev/rules.d"}
+
+// keepUnchanged runs gen, which rewrites every file it generates, then
+// puts back the previous file (its inode and mtime) wherever gen wrote the
+// same bytes with the same mode again. systemd-networkd's reload takes a
+// .network file with a new inode or mtime for a changed one and
+// reconfigures its link: without this, every activation of one NIC would
+// reconfigure every netplan link, the management NIC's too, whose routes
+// go for a moment.
+//
+// The previous files are kept as hard links in a directory under ROOT/run
+// (the same file system, so a rename puts them back atomically). Where a
+// link or a rename is refused, the generator's file stays, as it would
+// without this.
+func keepUnchanged(root string, gen func() error) error {
+	keep, err := os.MkdirTemp(filepath.Join(root, "run"), ".multinic-agent-netplan-")
+	if err != nil {
+		return gen()
+	}
+	defer os.RemoveAll(keep)
+	type kept struct{ path, link string }
+	var prev []kept
+	for k, dir := range outputDirs {
+		ents, _ := os.ReadDir(filepath.Join(root, dir))
+		for _, e := range ents {
+			if !e.Type().IsRegular() {
+				continue
+			}
+			p := filepath.Join(root, dir, e.Name())
+			l := filepath.Join(keep, string(rune('a'+k))+"-"+e.Name())
+			if os.Link(p, l) == nil {
+				prev = append(prev, kept{p, l})
+			}
+		}
+	}
+	if err := gen(); err != nil {
+		return err
+	}
+	for _, f := range prev {
+		if same(f.path, f.link) {
+			os.Rename(f.link, f.path)
+		}
+	}
+	return nil
+}
+
+// same reports whether path is a new file with the bytes and mode of old.
+func same(path, old string) bool {
+	a, err := os.Lstat(path)
+	if err != nil || !a.Mode().IsRegular() {
+		return false
+	}
+	b, err := os.Lstat(old)
+	if err != nil || os.SameFile(a, b) || a.Mode() != b.Mode() || a.Size() != b.Size() {
+		return false
+	}
+	x, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	y, err := os.ReadFile(old)
+	return err == nil && bytes.Equal(x, y)
+}
