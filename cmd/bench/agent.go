@@ -366,11 +366,8 @@ func (g *rig) baseline(ns *harness.Netns, node, root string) error {
 		return err
 	}
 	defer a.Stop(stopWithin)
-	if err := waitFor(30*time.Second, 50*time.Millisecond, func() (bool, error) {
-		c, err := a.cycles()
-		return err == nil && c >= 1, nil
-	}); err != nil {
-		return fmt.Errorf("no first cycle: %w\n%s", err, a.Tail(20))
+	if err := a.firstCycle(); err != nil {
+		return err
 	}
 	time.Sleep(g.o.Settle)
 	for i := range g.o.Runs {
@@ -525,11 +522,8 @@ func (g *rig) present(nsName string) error {
 		return err
 	}
 	defer a.Stop(stopWithin)
-	if err := waitFor(30*time.Second, 20*time.Millisecond, func() (bool, error) {
-		c, err := a.cycles()
-		return err == nil && c >= 1, nil
-	}); err != nil {
-		return fmt.Errorf("no first cycle: %w\n%s", err, a.Tail(20))
+	if err := a.firstCycle(); err != nil {
+		return err
 	}
 	worst := min(g.o.Runs, g.o.NICs/2)
 	random := min(g.o.Runs, g.o.NICs-worst)
@@ -589,11 +583,8 @@ func (g *rig) hotplug(nsName string) error {
 		return err
 	}
 	defer a.Stop(stopWithin)
-	if err := waitFor(30*time.Second, 20*time.Millisecond, func() (bool, error) {
-		c, err := a.cycles()
-		return err == nil && c >= 1, nil
-	}); err != nil {
-		return fmt.Errorf("no first cycle: %w\n%s", err, a.Tail(20))
+	if err := a.firstCycle(); err != nil {
+		return err
 	}
 	for k := 1; k <= min(g.o.Runs, g.o.NICs); k++ {
 		m := mac(0xc2, k)
@@ -606,31 +597,7 @@ func (g *rig) hotplug(nsName string) error {
 		if err := ns.AddNIC(fmt.Sprintf("eth%d", k), m); err != nil {
 			return err
 		}
-		var addrAt, okAt time.Duration
-		want := fmt.Sprintf("10.40.0.%d/24", 10+k)
-		err = waitFor(10*time.Second, 10*time.Millisecond, func() (bool, error) {
-			if addrAt == 0 {
-				ls, err := ns.Links()
-				if err != nil {
-					return false, err
-				}
-				for _, l := range ls {
-					if l.MAC == m && slices.ContainsFunc(l.Addrs, func(p netip.Prefix) bool { return p.String() == want }) {
-						addrAt = time.Since(start)
-					}
-				}
-			}
-			if okAt == 0 {
-				ok, err := g.success(id)
-				if err != nil {
-					return false, err
-				}
-				if ok {
-					okAt = time.Since(start)
-				}
-			}
-			return addrAt > 0 && okAt > 0, nil
-		})
+		addrAt, okAt, err := g.plugged(ns, m, fmt.Sprintf("10.40.0.%d/24", 10+k), id, start, 10*time.Millisecond)
 		if err != nil {
 			return fmt.Errorf("hot-plugged NIC %s: %w\n%s", m, err, a.Tail(20))
 		}
@@ -809,4 +776,34 @@ func (g *rig) latency(base string) error {
 	}
 	g.res.Before = old
 	return nil
+}
+
+// plugged measures, from start (the NIC with MAC m plugged into ns), when
+// the row's address want is on it and when row id's netplan_success is 1,
+// looking every step.
+func (g *rig) plugged(ns *harness.Netns, m, want string, id int64, start time.Time, step time.Duration) (addrAt, okAt time.Duration, err error) {
+	err = waitFor(10*time.Second, step, func() (bool, error) {
+		if addrAt == 0 {
+			ls, err := ns.Links()
+			if err != nil {
+				return false, err
+			}
+			for _, l := range ls {
+				if l.MAC == m && slices.ContainsFunc(l.Addrs, func(p netip.Prefix) bool { return p.String() == want }) {
+					addrAt = time.Since(start)
+				}
+			}
+		}
+		if okAt == 0 {
+			ok, err := g.success(id)
+			if err != nil {
+				return false, err
+			}
+			if ok {
+				okAt = time.Since(start)
+			}
+		}
+		return addrAt > 0 && okAt > 0, nil
+	})
+	return addrAt, okAt, err
 }

@@ -70,3 +70,14 @@ func startAgent(ns *harness.Netns, e agentEnv) (*agentProc, error) {
 func (a *agentProc) cycles() (float64, error) {
 	return metric(a.ns, a.Port, "multinic_polling_cycles_total")
 }
+
+// firstCycle waits for the agent's first cycle.
+func (a *agentProc) firstCycle() error {
+	if err := waitFor(30*time.Second, 20*time.Millisecond, func() (bool, error) {
+		c, err := a.cycles()
+		return err == nil && c >= 1, nil
+	}); err != nil {
+		return fmt.Errorf("no first cycle: %w\n%s", err, a.Tail(20))
+	}
+	return nil
+}

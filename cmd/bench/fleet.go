@@ -397,6 +397,29 @@ func openAgentStore(srv *server, db string, node string, perPoll bool, lifetime 
 		MaxLifetime: lifetime, Timeout: 10 * time.Second, Observe: observe}, []string{node})
 }
 
+// fleet is the simulated agents' stores, one per agent.
+type fleet []*store.Store
+
+// openFleet opens a store for each of o.Agents agents.
+func openFleet(o fleetOpts, srv *server, db string, perPoll bool) (fleet, error) {
+	stores := make(fleet, 0, o.Agents)
+	for i := range o.Agents {
+		st, err := openAgentStore(srv, db, nodeName(i), perPoll, o.MaxLifetime, nil)
+		if err != nil {
+			stores.Close()
+			return nil, err
+		}
+		stores = append(stores, st)
+	}
+	return stores, nil
+}
+
+func (f fleet) Close() {
+	for _, s := range f {
+		s.Close()
+	}
+}
+
 // captureStatement runs one agent read with the general log on and returns
 // the statement the server received.
 func captureStatement(srv *server, db string) (string, error) {
@@ -593,18 +616,12 @@ func selfCPU() float64 {
 func simulate(o fleetOpts, srv *server, db string, over status, d time.Duration, perPoll bool, mode string) (*FleetRun, error) {
 	run := &FleetRun{Mode: mode, Agents: o.Agents, DurationS: d.Seconds()}
 	fmt.Sscan(srv.variable("max_connections"), &run.MaxConn)
-	stores := make([]*store.Store, o.Agents)
-	for i := range stores {
-		st, err := openAgentStore(srv, db, nodeName(i), perPoll, o.MaxLifetime, nil)
-		if err != nil {
-			return nil, err
-		}
-		stores[i] = st
+	stores, err := openFleet(o, srv, db, perPoll)
+	if err != nil {
+		return nil, err
 	}
 	defer func() {
-		for _, s := range stores {
-			s.Close()
-		}
+		stores.Close()
 		// Wait for the server to see the connections go.
 		waitFor(60*time.Second, 200*time.Millisecond, func() (bool, error) {
 			st, err := srv.status()

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -19,7 +18,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/harness"
@@ -30,8 +28,6 @@ import (
 // with the node's default gateway answering, silent or absent; a database
 // outage to the next successful read; a row written and a cycle requested
 // to its result.
-
-type netPrefix = netip.Prefix
 
 func randFloat() float64 { return rand.Float64() }
 
@@ -215,11 +211,8 @@ func (g *rig) hotplugWith(bin, nsName, gw string, group int) (*HotplugRun, error
 		return nil, err
 	}
 	defer a.Stop(stopWithin)
-	if err := waitFor(30*time.Second, 20*time.Millisecond, func() (bool, error) {
-		c, err := a.cycles()
-		return err == nil && c >= 1, nil
-	}); err != nil {
-		return nil, fmt.Errorf("no first cycle: %w\n%s", err, a.Tail(20))
+	if err := a.firstCycle(); err != nil {
+		return nil, err
 	}
 	hr := &HotplugRun{Gateway: gw}
 	for k := 1; k <= min(g.o.Runs, g.o.NICs); k++ {
@@ -234,31 +227,7 @@ func (g *rig) hotplugWith(bin, nsName, gw string, group int) (*HotplugRun, error
 		if err := ns.AddNIC(fmt.Sprintf("eth%d", k), m); err != nil {
 			return nil, err
 		}
-		var addrAt, okAt time.Duration
-		want := fmt.Sprintf("10.40.0.%d/24", 10+k)
-		err = waitFor(10*time.Second, 5*time.Millisecond, func() (bool, error) {
-			if addrAt == 0 {
-				ls, err := ns.Links()
-				if err != nil {
-					return false, err
-				}
-				for _, l := range ls {
-					if l.MAC == m && slices.ContainsFunc(l.Addrs, func(p netPrefix) bool { return p.String() == want }) {
-						addrAt = time.Since(start)
-					}
-				}
-			}
-			if okAt == 0 {
-				ok, err := g.success(id)
-				if err != nil {
-					return false, err
-				}
-				if ok {
-					okAt = time.Since(start)
-				}
-			}
-			return addrAt > 0 && okAt > 0, nil
-		})
+		addrAt, okAt, err := g.plugged(ns, m, fmt.Sprintf("10.40.0.%d/24", 10+k), id, start, 5*time.Millisecond)
 		if err != nil {
 			return nil, fmt.Errorf("hot-plugged NIC %s: %w\n%s", m, err, a.Tail(20))
 		}
@@ -285,73 +254,6 @@ func (g *rig) hotplugWith(bin, nsName, gw string, group int) (*HotplugRun, error
 	return hr, nil
 }
 
-// proxy forwards unix-socket connections to the database, so that the
-// harness can take the database away from one agent and give it back.
-type proxy struct {
-	path, target string
-	mu           sync.Mutex
-	ln           net.Listener
-	conns        map[net.Conn]bool
-}
-
-func newProxy(path, target string) (*proxy, error) {
-	p := &proxy{path: path, target: target, conns: map[net.Conn]bool{}}
-	return p, p.restore()
-}
-
-// cut closes the listener (connections are refused: no socket) and every
-// forwarded connection.
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *proxy) restore() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		return nil
-	}
-	ln, err := net.Listen("unix", p.path)
-	if err != nil {
-		return err
-	}
-	p.ln = ln
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("unix", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			if p.ln != ln {
-				p.mu.Unlock()
-				c.Close()
-				up.Close()
-				return
-			}
-			p.conns[c], p.conns[up] = true, true
-			p.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
-		}
-	}()
-	return nil
-}
-
 // outage takes the database away from one agent (POLL_INTERVAL=5s) for
 // each length, runs times, and measures from its return to the agent's
 // first successful read.
@@ -369,13 +271,13 @@ func (g *rig) outage(bin, nsName string, lengths []time.Duration, runs int) ([]O
 	if _, err := g.insertRow(node, mac(0xc9, 1), "s6", "10.40.0.99", 1500); err != nil {
 		return nil, err
 	}
-	px, err := newProxy(filepath.Join(g.o.Dir, nsName+".sock"), g.srv.Socket)
+	px, err := harness.NewProxy(filepath.Join(g.o.Dir, nsName+".sock"), g.srv.Socket)
 	if err != nil {
 		return nil, err
 	}
-	defer px.cut()
+	defer px.Cut()
 	e := g.env(node, filepath.Join(g.o.Dir, "root-"+nsName), interval.String(), "info")
-	e.Binary, e.Socket = bin, px.path
+	e.Binary, e.Socket = bin, px.Path
 	e.Extra = append(slices.Clone(e.Extra), "POLL_JITTER=10%")
 	a, err := startAgent(ns, e)
 	if err != nil {
@@ -395,10 +297,10 @@ func (g *rig) outage(bin, nsName string, lengths []time.Duration, runs int) ([]O
 			}
 			// A random phase against the agent's polls.
 			time.Sleep(time.Duration(float64(interval) * randFloat()))
-			px.cut()
+			px.Cut()
 			time.Sleep(l)
 			level, _ := metric(a.ns, g.port, "multinic_polling_backoff_level")
-			if err := px.restore(); err != nil {
+			if err := px.Restore(); err != nil {
 				return nil, err
 			}
 			back := time.Now()
@@ -437,11 +339,8 @@ func (g *rig) request(lat *Latency, nsName string) error {
 		return err
 	}
 	defer a.Stop(stopWithin)
-	if err := waitFor(30*time.Second, 20*time.Millisecond, func() (bool, error) {
-		c, err := a.cycles()
-		return err == nil && c >= 1, nil
-	}); err != nil {
-		return fmt.Errorf("no first cycle: %w\n%s", err, a.Tail(20))
+	if err := a.firstCycle(); err != nil {
+		return err
 	}
 	c := ns.HTTPClient()
 	c.Timeout = time.Minute

@@ -32,19 +32,11 @@ func simulateOutage(o fleetOpts, srv *server, db, policy string) (*FleetOutage, 
 		}
 		return time.Duration(float64(sched.Base(level)) * (1 + o.Jitter*(2*u-1)))
 	}
-	stores := make([]*store.Store, o.Agents)
-	for i := range stores {
-		st, err := openAgentStore(srv, db, nodeName(i), false, o.MaxLifetime, nil)
-		if err != nil {
-			return nil, err
-		}
-		stores[i] = st
+	stores, err := openFleet(o, srv, db, false)
+	if err != nil {
+		return nil, err
 	}
-	defer func() {
-		for _, s := range stores {
-			s.Close()
-		}
-	}()
+	defer stores.Close()
 	var (
 		up       atomic.Int64 // unix ns when the server answered again; 0 before
 		mu       sync.Mutex
