@@ -441,33 +441,24 @@ func TestPackageVersionsSortInBuildOrder(t *testing.T) {
 	}
 
 	git("init", "-q")
+	// Each step, then the version a build would get there.
 	var seq []string
-	commit()
-	seq = append(seq, version())
-	dirty()
-	seq = append(seq, version())
-	clean()
-	commit()
-	seq = append(seq, version())
-	commit()
-	git("tag", "v1.0.0-rc1")
-	seq = append(seq, version())
-	commit()
-	git("tag", "v1.0.0")
-	seq = append(seq, version())
-	dirty()
-	seq = append(seq, version())
-	clean()
-	commit()
-	seq = append(seq, version())
-	dirty()
-	seq = append(seq, version())
-	clean()
-	commit()
-	seq = append(seq, version())
-	commit()
-	git("tag", "v1.0.1")
-	seq = append(seq, version())
+	for _, step := range []string{"commit", "dirty", "clean commit", "commit tag:v1.0.0-rc1", "commit tag:v1.0.0",
+		"dirty", "clean commit", "dirty", "clean commit", "commit tag:v1.0.1"} {
+		for _, w := range strings.Fields(step) {
+			switch {
+			case w == "commit":
+				commit()
+			case w == "dirty":
+				dirty()
+			case w == "clean":
+				clean()
+			default:
+				git("tag", strings.TrimPrefix(w, "tag:"))
+			}
+		}
+		seq = append(seq, version())
+	}
 	t.Logf("versions in build order: %s", strings.Join(seq, " < "))
 
 	h := func(ref string) string { return git("rev-parse", "--short=7", ref) }
