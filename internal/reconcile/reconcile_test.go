@@ -1,7 +1,9 @@
 package reconcile_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -523,5 +525,82 @@ func TestActivationInterruptedByACrashRunsAtNextStart(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(e.root, reconcile.StatePath))
 	if strings.Contains(string(data), "activate") {
 		t.Errorf("the pending activation is still recorded: %s", data)
+	}
+}
+
+// activations returns the backends a cycle's log says were activated or
+// skipped, in order.
+func activations(t *testing.T, log *bytes.Buffer) []string {
+	t.Helper()
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
+		var m struct {
+			Msg     string `json:"msg"`
+			Backend string `json:"backend"`
+		}
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if m.Msg == "activated" || strings.HasPrefix(m.Msg, "activation skipped") {
+			out = append(out, m.Backend)
+		}
+	}
+	log.Reset()
+	return out
+}
+
+// TestSharedFileIsActivatedByOneBackend: the networkd and keyfile backends
+// both write 70-multinicN.link. A change to it runs the activation of the
+// backend in use only; a .link left by a previous backend is activated by
+// the backend whose other file goes with it.
+func TestSharedFileIsActivatedByOneBackend(t *testing.T) {
+	all := []netconf.Backend{netplan.Backend{}, ifcfg.Backend{}, keyfile.Backend{}, networkd.Backend{}}
+	use := func(r *reconcile.Reconciler, name string) {
+		r.Backend, r.Others = nil, nil
+		for _, b := range all {
+			if b.Name() == name {
+				r.Backend = b
+			} else {
+				r.Others = append(r.Others, b)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		from, to string
+		// want are the backends activated by the cycle that moves the node
+		// from one backend to the other.
+		want []string
+	}{
+		{"", "networkd", []string{"networkd"}},
+		{"", "keyfile", []string{"keyfile"}},
+		{"networkd", "netplan", []string{"netplan", "networkd"}},
+		{"keyfile", "netplan", []string{"netplan", "keyfile"}},
+		// The old backend's own file went: its tool unloads it.
+		{"keyfile", "networkd", []string{"networkd", "keyfile"}},
+		{"networkd", "keyfile", []string{"keyfile", "networkd"}},
+	} {
+		t.Run(tc.from+"_to_"+tc.to, func(t *testing.T) {
+			if tc.to == "netplan" {
+				testenv.RequireTool(t, "netplan")
+			}
+			e := newEnv(t)
+			e.ns.AddNIC(t, "eth1", "fa:16:3e:00:00:01")
+			e.db.AddRow(t, node, "fa:16:3e:00:00:01", "s4", "10.20.0.11", 1500)
+			var log bytes.Buffer
+			r := e.reconciler()
+			r.Log = slog.New(slog.NewJSONHandler(&log, nil))
+			if tc.from != "" {
+				use(r, tc.from)
+				e.converge(r)
+				log.Reset()
+				r = e.reconciler()
+				r.Log = slog.New(slog.NewJSONHandler(&log, nil))
+			}
+			use(r, tc.to)
+			e.converge(r)
+			if got := activations(t, &log); !slices.Equal(got, tc.want) {
+				t.Errorf("activated %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
