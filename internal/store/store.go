@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -46,6 +47,24 @@ type Options struct {
 	// Observe, when set, is told how long each statement took, by kind
 	// (select_rows, update_success, ping).
 	Observe func(kind string, d time.Duration)
+	// Log, when set, receives the driver's own messages (a connection
+	// closed under it, a bad packet) as warnings, instead of the driver's
+	// plain "[mysql] ..." lines on stderr.
+	Log *slog.Logger
+}
+
+// driverLog is go-sql-driver's Logger writing to the agent's log.
+type driverLog struct{ log *slog.Logger }
+
+// Print implements mysql.Logger. The driver passes "file.go:123 " first,
+// then the error or message.
+func (d driverLog) Print(v ...any) {
+	msg := strings.TrimSpace(fmt.Sprint(v...))
+	where, rest, ok := strings.Cut(msg, " ")
+	if !ok || !strings.Contains(where, ".go:") {
+		where, rest = "", msg
+	}
+	d.log.Warn("database driver", "error", strings.TrimSpace(rest), "at", where)
 }
 
 // Store is a connection pool bound to this node's names.
@@ -89,6 +108,9 @@ func Open(o Options, nodes []string) (*Store, error) {
 	c.Timeout = o.Timeout
 	c.ReadTimeout = o.Timeout
 	c.WriteTimeout = o.Timeout
+	if o.Log != nil {
+		c.Logger = driverLog{o.Log}
+	}
 	if err := setTLS(c, o); err != nil {
 		return nil, err
 	}
