@@ -238,19 +238,22 @@ func (h *Handle) link(index int) (netlink.Link, error) {
 	return l, nil
 }
 
-// Rename sets the link down and renames it. The caller brings it up.
-func (h *Handle) Rename(index int, name string) error {
+// Rename sets the link down and renames it, and returns the name it had
+// just before: udev may have renamed a new NIC since it was last listed.
+// The caller brings it up.
+func (h *Handle) Rename(index int, name string) (from string, err error) {
 	l, err := h.link(index)
 	if err != nil {
-		return err
+		return "", err
 	}
+	from = l.Attrs().Name
 	if err := h.nl.LinkSetDown(l); err != nil {
-		return fmt.Errorf("setting %s down to rename it: %w", l.Attrs().Name, err)
+		return from, fmt.Errorf("setting %s down to rename it: %w", from, err)
 	}
 	if err := h.nl.LinkSetName(l, name); err != nil {
-		return fmt.Errorf("renaming %s to %s: %w", l.Attrs().Name, name, err)
+		return from, fmt.Errorf("renaming %s to %s: %w", from, name, err)
 	}
-	return nil
+	return from, nil
 }
 
 // SetMTU sets the link's MTU.

@@ -181,7 +181,7 @@ func (r *Reconciler) do(u *unit) error {
 	// Whatever happens next, the kernel view of this cycle is stale.
 	r.Invalidate()
 	for _, a := range u.acts {
-		if err := r.act(u, a); err != nil {
+		if err := r.act(u, &a); err != nil {
 			return fmt.Errorf("%s: %w (changes rolled back)", u.label, err)
 		}
 		u.done = append(u.done, a)
@@ -193,7 +193,9 @@ func (r *Reconciler) do(u *unit) error {
 	return nil
 }
 
-func (r *Reconciler) act(u *unit, a plan.Action) error {
+// act carries out one action. A rename records in a.From the name the
+// link had when it was renamed, which is what the log shows.
+func (r *Reconciler) act(u *unit, a *plan.Action) error {
 	idx := 0
 	if u.before != nil {
 		idx = u.before.Index
@@ -204,7 +206,11 @@ func (r *Reconciler) act(u *unit, a plan.Action) error {
 	case plan.DeleteFile:
 		return atomicfile.Remove(r.path(a.Path))
 	case plan.Rename:
-		return r.Links.Rename(idx, a.To)
+		from, err := r.Links.Rename(idx, a.To)
+		if from != "" {
+			a.From = from
+		}
+		return err
 	case plan.SetMTU:
 		return r.Links.SetMTU(idx, a.MTU)
 	case plan.DelAddr:
@@ -252,7 +258,8 @@ func (r *Reconciler) restoreLink(want links.Link) error {
 	}
 	var errs []error
 	if cur.Name != want.Name {
-		errs = append(errs, r.Links.Rename(want.Index, want.Name))
+		_, err := r.Links.Rename(want.Index, want.Name)
+		errs = append(errs, err)
 		cur.Up = false
 	}
 	if cur.MTU != want.MTU {

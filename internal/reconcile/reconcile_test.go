@@ -604,3 +604,32 @@ func TestSharedFileIsActivatedByOneBackend(t *testing.T) {
 		})
 	}
 }
+
+// TestRenameLogNamesTheLinkAsItWas: a NIC renamed after the agent last
+// looked at it (udev renaming a hot-plugged eth1 to enp1s0 while the agent
+// plans) is logged under the name it had when the agent renamed it.
+func TestRenameLogNamesTheLinkAsItWas(t *testing.T) {
+	e := newEnv(t)
+	e.ns.AddNIC(t, "eth1", "fa:16:3e:00:00:01")
+	var log bytes.Buffer
+	r := e.reconciler()
+	r.Log = slog.New(slog.NewJSONHandler(&log, nil))
+	r.TrustKernelEvents()
+	e.converge(r) // no row yet: the cycle keeps its view of the links
+
+	e.db.AddRow(t, node, "fa:16:3e:00:00:01", "s4", "10.20.0.11", 1500)
+	e.ns.IP(t, "link", "set", "eth1", "name", "enp1s0")
+	e.converge(r)
+	e.wantLink("multinic0", 1500, "10.20.0.11/24")
+	var renames []string
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
+		var m struct{ Msg, Action string }
+		json.Unmarshal([]byte(line), &m)
+		if m.Msg == "applied" && strings.HasPrefix(m.Action, "rename ") {
+			renames = append(renames, m.Action)
+		}
+	}
+	if want := []string{"rename enp1s0 -> multinic0"}; !slices.Equal(renames, want) {
+		t.Errorf("rename logged as %q, want %q", renames, want)
+	}
+}
