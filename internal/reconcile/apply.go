@@ -597,7 +597,12 @@ func (r *Reconciler) answeringGateways(ctx context.Context, units []*unit) []net
 	var answering []netip.Addr
 	for _, gw := range gws {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		if r.Probe(pctx, gw) == nil {
+		if err := r.Probe(pctx, gw); err != nil {
+			// Without CAP_NET_RAW the probe cannot even open its socket:
+			// say so, as the gateway then goes unchecked.
+			r.Log.Info("default gateway does not answer before this cycle's link changes; it is not checked after them", "gateway", gw.String(), "error", err)
+		} else {
+			r.Log.Debug("default gateway answers; it is checked again after this cycle's link changes", "gateway", gw.String())
 			answering = append(answering, gw)
 		}
 		cancel()
