@@ -21,6 +21,12 @@ if [ "$(id -u)" = 0 ]; then
 	have make || missing="$missing make"
 	have chattr || missing="$missing e2fsprogs"
 	have rpm || missing="$missing rpm"
+	# The VM test: qemu, debootstrap, debugfs (e2fsprogs, above).
+	if [ "${MULTINIC_VMTEST:-1}" != 0 ]; then
+		have qemu-system-x86_64 || missing="$missing qemu-system-x86"
+		have debootstrap || missing="$missing debootstrap"
+		have debugfs || case $missing in *e2fsprogs*) ;; *) missing="$missing e2fsprogs" ;; esac
+	fi
 	if [ -n "$missing" ]; then
 		say "installing:$missing"
 		export DEBIAN_FRONTEND=noninteractive
@@ -64,7 +70,8 @@ staticcheck=$(go tool -n staticcheck)
 (cd demo && go vet ./... && "$staticcheck" ./...)
 
 say "go test"
-go test -count=1 -timeout 15m ./...
+# TestVM runs on its own below, not next to the other packages.
+env -u MULTINIC_VMTEST go test -count=1 -timeout 15m ./...
 say "go test (demo module: the whole tour against the real agent)"
 (cd demo && go test -count=1 -timeout 5m ./...)
 
@@ -75,4 +82,10 @@ for pkg in envfile plan netplan ifcfg keyfile networkd; do
 			{ say "fuzz $pkg.$target found a crasher: see internal/$pkg/testdata/fuzz/$target"; exit 1; }
 	done
 done
+if [ "${MULTINIC_VMTEST:-1}" = 0 ]; then
+	say "VM test skipped (MULTINIC_VMTEST=0)"
+else
+	say "VM test: a Debian 12 VM under qemu, every backend, reboots (make vmtest runs only this)"
+	MULTINIC_VMTEST=1 go test -count=1 -timeout 70m -v -run '^TestVM$' ./internal/vmtest
+fi
 say "all passed"

@@ -38,13 +38,23 @@ var Packages = []string{
 	"linux-image-amd64", "initramfs-tools",
 }
 
+// initramfsModules are the only modules the initramfs holds (MODULES=list):
+// the disk, the file system, and the NICs' driver, so that the initramfs
+// names the NICs first (enp0sN) as a cloud image's does and udev renames
+// them by the agent's .link files once the root is mounted. Debian's
+// default (MODULES=most) makes a 36 MB initramfs that takes 25 s more to
+// boot under emulation.
+var initramfsModules = []string{"virtio_pci", "virtio_blk", "virtio_net", "ext4"}
+
 // CacheKey names the cached root file system of a package list: the same
-// list (in any order) gives the same key.
+// list (in any order) gives the same key. The initramfs recipe is part of
+// it.
 func CacheKey(suite, variant string, packages []string) string {
 	p := slices.Clone(packages)
 	slices.Sort(p)
 	p = slices.Compact(p)
-	h := sha256.Sum256([]byte("multinic-vmtest rootfs v1\n" + suite + "\n" + variant + "\n" + strings.Join(p, "\n")))
+	h := sha256.Sum256([]byte("multinic-vmtest rootfs v2\n" + suite + "\n" + variant + "\n" + strings.Join(p, "\n") +
+		"\ninitramfs " + strings.Join(initramfsModules, " ")))
 	return hex.EncodeToString(h[:8])
 }
 
@@ -121,6 +131,21 @@ func Rootfs(ctx context.Context, cacheDir string, logf func(string, ...any)) (ta
 	out, err := run(ctx, "debootstrap", "--variant="+Variant, "--include="+strings.Join(Packages, ","), Suite, tree, mirror)
 	if err != nil {
 		return "", false, fmt.Errorf("debootstrap: %w\n%s", err, tail(out, 30))
+	}
+	if err := os.WriteFile(filepath.Join(tree, "etc/initramfs-tools/conf.d/multinic-vmtest.conf"), []byte("MODULES=list\n"), 0o644); err != nil {
+		return "", false, err
+	}
+	f, err := os.OpenFile(filepath.Join(tree, "etc/initramfs-tools/modules"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return "", false, err
+	}
+	_, err = f.WriteString(strings.Join(initramfsModules, "\n") + "\n")
+	f.Close()
+	if err != nil {
+		return "", false, err
+	}
+	if out, err := run(ctx, "chroot", tree, "update-initramfs", "-u", "-k", "all"); err != nil {
+		return "", false, fmt.Errorf("update-initramfs in the image: %w\n%s", err, tail(out, 10))
 	}
 	// debootstrap leaves downloaded packages behind.
 	debs, _ := filepath.Glob(filepath.Join(tree, "var/cache/apt/archives/*.deb"))

@@ -80,12 +80,13 @@ func Start(ctx context.Context, o Options) (*VM, error) {
 		"-device", "virtserialport,chardev=ctl,name=" + proto.Port,
 		"-nic", "none",
 		"-netdev", fmt.Sprintf("user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:%d-:8080", o.HostPort),
-		"-device", "virtio-net-pci,netdev=mgmt,mac=" + o.Mgmt,
+		// romfile= : no iPXE option ROM (nothing boots from the network).
+		"-device", "virtio-net-pci,netdev=mgmt,romfile=,mac=" + o.Mgmt,
 	}
 	for k, n := range o.NICs {
 		id := fmt.Sprintf("n%d", k+1)
 		args = append(args, "-netdev", fmt.Sprintf("hubport,id=%s,hubid=%d", id, k+1),
-			"-device", "virtio-net-pci,netdev="+id+",mac="+n.MAC)
+			"-device", "virtio-net-pci,netdev="+id+",romfile=,mac="+n.MAC)
 	}
 	for k := 0; k < o.HotplugSlots; k++ {
 		args = append(args,
@@ -179,7 +180,7 @@ func (v *VM) Wait(d time.Duration) error {
 func (v *VM) HotplugAdd(id string, slot int, mac string) error {
 	_, err := v.qmp.do("device_add", map[string]any{
 		"driver": "virtio-net-pci", "id": id, "netdev": fmt.Sprintf("hpnet%d", slot),
-		"mac": mac, "bus": fmt.Sprintf("rp%d", slot),
+		"mac": mac, "bus": fmt.Sprintf("rp%d", slot), "romfile": "",
 	})
 	return err
 }

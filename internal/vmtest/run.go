@@ -92,7 +92,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	vmStart := time.Now()
 	vm, err := Start(ctx, Options{
 		Disk: disk, Dir: c.WorkDir, Mgmt: MgmtMAC, HostPort: port, NICs: SecondaryNICs,
-		HotplugSlots: 6, CPUs: 2, MemoryMB: 2048, Append: "quiet",
+		HotplugSlots: 6, CPUs: 2, MemoryMB: 2048, Append: "quiet fsck.mode=skip",
 	})
 	if err != nil {
 		return rep, err
@@ -179,7 +179,7 @@ func serve(ctx context.Context, c Config, vm *VM, port int, rep *Report, say fun
 				}
 				fmt.Fprintln(c.Out, m.String())
 			case proto.Step:
-				fmt.Fprintln(c.Out, m.String())
+				say("%s", m.String())
 			case proto.Note:
 				say("%s: %s", m.Phase, m.Detail)
 			case proto.Req:
@@ -340,7 +340,9 @@ func buildPayload(ctx context.Context, repo, dir string) ([]File, error) {
 
 // layout is the VM's own configuration on top of the cached tree.
 func layout(payload []File) Layout {
-	text := func(path string, mode os.FileMode, s string) File { return File{Path: path, Mode: mode, Data: []byte(s)} }
+	text := func(path string, mode os.FileMode, s string) File {
+		return File{Path: path, Mode: mode, Data: []byte(s)}
+	}
 	return Layout{
 		Files: append(payload,
 			text("/etc/hostname", 0o644, "vmnode1.novalocal\n"),
@@ -351,6 +353,10 @@ func layout(payload []File) Layout {
 			text("/etc/systemd/network/10-mgmt.link", 0o644, "[Match]\nMACAddress="+MgmtMAC+"\n\n[Link]\nName=mgmt0\n"),
 			text("/etc/systemd/network/10-mgmt.network", 0o644, "[Match]\nName=mgmt0\n\n[Network]\nAddress=10.0.2.15/24\nGateway=10.0.2.2\nDHCP=no\nIPv6AcceptRA=no\n"),
 			text("/etc/systemd/journald.conf.d/vmtest.conf", 0o644, "[Journal]\nStorage=persistent\nRateLimitIntervalSec=0\n"),
+			// No Galera here: skip its recovery run (mariadbd --wsrep-recover,
+			// 20 s of every boot under emulation) before MariaDB starts.
+			text("/etc/systemd/system/mariadb.service.d/vmtest.conf", 0o644, "[Service]\nExecStartPre=\n"),
+			text("/etc/mysql/mariadb.conf.d/90-vmtest.cnf", 0o644, "[mysqld]\ninnodb_buffer_pool_size=32M\n"),
 			text("/etc/systemd/system/multinic-vmtest.service", 0o644, `[Unit]
 Description=multinic-agent VM test driver
 After=multi-user.target

@@ -79,7 +79,11 @@ func main() {
 		g.st.Next++
 		g.save()
 		g.phase = s.phase
-		if why, ok := g.st.Aborted[s.phase]; ok {
+		why, ok := g.st.Aborted[s.phase]
+		if all, aborted := g.st.Aborted["*"]; aborted {
+			why, ok = all, true
+		}
+		if ok {
 			if s.reboot {
 				g.note("%s: skipping %q (%s)", s.phase, s.name, why)
 			}
@@ -197,6 +201,13 @@ func (g *G) abort(why string) {
 	g.st.Aborted[g.phase] = why
 	g.save()
 	g.result("phase aborted", false, why, 0)
+}
+
+// abortAll skips every step left.
+func (g *G) abortAll(why string) {
+	g.st.Aborted["*"] = why
+	g.save()
+	g.result("test aborted", false, why, 0)
 }
 
 // host asks the host to act and waits for its answer.

@@ -149,11 +149,7 @@ func setup(g *G) {
 		out, err := sh("mariadb", "-N", "-e", "SELECT VERSION()")
 		return out, err
 	})
-	if !ok {
-		g.abort("no database")
-		return
-	}
-	g.check("schema, the agent's user and this node's rows", func() (string, error) {
+	ok = ok && g.check("schema, the agent's user and this node's rows", func() (string, error) {
 		if _, err := sh("mariadb", "-e", "CREATE DATABASE multinic"); err != nil {
 			return "", err
 		}
@@ -162,7 +158,7 @@ GRANT SELECT ON multinic.multi_interface TO 'multinic_agent'@'127.0.0.1';
 GRANT SELECT ON multinic.multi_subnet TO 'multinic_agent'@'127.0.0.1';
 GRANT UPDATE (netplan_success) ON multinic.multi_interface TO 'multinic_agent'@'127.0.0.1';
 INSERT INTO multi_subnet (subnet_id, cidr) VALUES ('s4', '10.30.0.0/24'), ('s6', '2001:db8:30::/64');`, password)
-		if err := dbExec(schema.SQL + ";" + grants); err != nil {
+		if err := dbExec(strings.TrimSpace(schema.SQL) + "\n" + grants); err != nil {
 			return "", err
 		}
 		for _, r := range rows {
@@ -185,6 +181,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`, r.id, "port-"+r.mac, subnet, r.mac, node, addr, m
 		// An MTU left NULL: the agent leaves the NIC's MTU as it is.
 		return fmt.Sprintf("%d rows for %s", len(rows), node), dbExec("UPDATE multi_interface SET mtu = NULL WHERE id = 3")
 	})
+	if !ok {
+		g.abortAll("the node could not be set up")
+	}
 }
 
 // --- network stacks ----------------------------------------------------------
@@ -305,6 +304,19 @@ func keyfileStack(g *G) error {
 		return err
 	}
 	if _, err := sh("systemctl", "enable", "--now", "NetworkManager.service"); err != nil {
+		return err
+	}
+	// NetworkManager found mgmt0 configured by networkd and keeps it as an
+	// external connection; a node that boots with NetworkManager has its
+	// profile active instead.
+	var err error
+	for i := 0; i < 120; i++ {
+		if _, err = sh("nmcli", "connection", "up", "mgmt"); err == nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err != nil {
 		return err
 	}
 	for i := 0; i < 120; i++ {
@@ -475,7 +487,7 @@ func install(g *G, p phase) {
 	var ok bool
 	if p.deb {
 		ok = g.check("apt-get install ./multinic-agent.deb: installed, not enabled", func() (string, error) {
-			out, err := sh("apt-get", "install", "-y", "--no-download", payload+"/multinic-agent.deb")
+			out, err := sh("apt-get", "install", "-y", payload+"/multinic-agent.deb")
 			if err != nil {
 				return "", err
 			}
@@ -965,14 +977,17 @@ func hotplug(g *G, p phase, slot int) {
 		})
 	}
 	g.check("DELETE its row", func() (string, error) { return "", dbExec("DELETE FROM multi_interface WHERE id = ?", id) })
-	g.within("its files removed after two reads without the row", 30*time.Second, func() (string, error) {
+	g.within("its files removed after two reads without the row, and counted", 30*time.Second, func() (string, error) {
 		for path := range p.files(d.name) {
 			if exists(path) {
 				return "", fmt.Errorf("%s still there", path)
 			}
 		}
 		_, m, _ := get("/metrics")
-		return "orphans deleted " + metric(m, "multinic_orphaned_interfaces_deleted_total"), nil
+		if n := metric(m, "multinic_orphaned_interfaces_deleted_total"); n == "" || n == "0" {
+			return "", fmt.Errorf("multinic_orphaned_interfaces_deleted_total %q", n)
+		}
+		return "multinic_orphaned_interfaces_deleted_total " + metric(m, "multinic_orphaned_interfaces_deleted_total"), nil
 	})
 	g.within("healthy again with the three rows", 20*time.Second, func() (string, error) {
 		code, body, err := get("/")
@@ -1052,8 +1067,8 @@ func dbDown(g *G, p phase) {
 		}
 		return "", nil
 	})
-	time.Sleep(10 * time.Second) // several failed cycles
-	g.check("after 10 s of failed cycles nothing was removed or changed", func() (string, error) {
+	time.Sleep(8 * time.Second) // several failed cycles (2 s, then backing off)
+	g.check("after 8 s of failed cycles nothing was removed or changed", func() (string, error) {
 		after, err := snapshot()
 		if err != nil || after != before {
 			return "", fmt.Errorf("the node changed:\n%s\n->\n%s", before, after)

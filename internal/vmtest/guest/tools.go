@@ -79,8 +79,11 @@ func (e entry) s(key string) string {
 
 // agentLog returns what the agent printed (its stdout and stderr, by its
 // SyslogIdentifier) after the cursor, or since this boot when after is "".
+// The identifier is matched here, not with journalctl -t: systemd 252's
+// journalctl --after-cursor with a match skips the first matching entry
+// when the cursor's own entry does not match.
 func agentLog(after string) []entry {
-	args := []string{"-t", "multinic-agent", "-o", "cat", "-q", "--no-pager"}
+	args := []string{"-o", "json", "-q", "--no-pager"}
 	if after != "" {
 		args = append(args, "--after-cursor="+after)
 	} else {
@@ -89,12 +92,22 @@ func agentLog(after string) []entry {
 	out, _ := exec.Command("journalctl", args...).Output()
 	var es []entry
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if line == "" {
+		var j struct {
+			ID      string `json:"SYSLOG_IDENTIFIER"`
+			Message any    `json:"MESSAGE"`
+		}
+		if json.Unmarshal([]byte(line), &j) != nil || j.ID != "multinic-agent" {
 			continue
 		}
+		msg, ok := j.Message.(string)
+		if !ok {
+			// journald stores a message that is not UTF-8 as bytes.
+			b, _ := json.Marshal(j.Message)
+			msg = string(b)
+		}
 		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) != nil {
-			es = append(es, entry{Raw: line})
+		if json.Unmarshal([]byte(msg), &m) != nil {
+			es = append(es, entry{Raw: msg})
 			continue
 		}
 		es = append(es, entry{M: m})
