@@ -59,6 +59,10 @@ type phase struct {
 	consumed func(name string) (string, error)
 	// linkFile is the .link file that names interface name at boot.
 	linkFile func(name string) string
+	// mgmtKnownIssue, when set, says why the backend's daemon reconfigures
+	// the management NIC when the agent activates its own files: the count
+	// is reported, not checked.
+	mgmtKnownIssue string
 }
 
 // phases run in this order, each on the node the previous one left.
@@ -84,7 +88,11 @@ type phase struct {
 // put the flap checks in a step after "install".
 var phases = []phase{
 	{name: "networkd", backend: "networkd", stack: networkdStack, files: networkdFiles, consumed: networkdConsumed(networkdNetwork), linkFile: networkdLink},
-	{name: "netplan", backend: "netplan", deb: true, stack: netplanStack, files: netplanFiles, consumed: networkdConsumed(netplanNetwork), linkFile: netplanLink},
+	{name: "netplan", backend: "netplan", deb: true, stack: netplanStack, files: netplanFiles, consumed: networkdConsumed(netplanNetwork), linkFile: netplanLink,
+		// TODO(netplan): generate into a staging root and replace only the
+		// files whose content changed; then make this a check like the
+		// other backends'.
+		mgmtKnownIssue: "netplan generate rewrites every file it generates (new inode and mtime), so networkctl reload takes mgmt0's as changed and reconfigures it"},
 	{name: "keyfile", backend: "keyfile", stack: keyfileStack, files: keyfileFiles, consumed: keyfileConsumed, linkFile: networkdLink},
 }
 
@@ -1105,7 +1113,34 @@ func dbDown(g *G, p phase) {
 
 // --- reboots ----------------------------------------------------------------
 
+// mgmtReconfigurations counts what the network daemon logged about
+// reconfiguring the management NIC since the phase's install.
+func mgmtReconfigurations(after string) []string {
+	var out []string
+	for _, m := range journal(after, "systemd-networkd") {
+		if strings.HasPrefix(m, "mgmt0: Reconfiguring") || strings.HasPrefix(m, "mgmt0: Lost carrier") {
+			out = append(out, m)
+		}
+	}
+	for _, m := range journal(after, "NetworkManager") {
+		if strings.Contains(m, "device (mgmt0): state change") || strings.Contains(m, "device (mgmt0): Activation") {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 func disableAndReboot(g *G, p phase) {
+	if r := mgmtReconfigurations(g.val("cursor:"+p.name)); p.mgmtKnownIssue != "" {
+		g.note("known issue: the management NIC was reconfigured %d times while the agent ran (%s)", len(r), p.mgmtKnownIssue)
+	} else {
+		g.check("the agent's activations never made the network daemon touch the management NIC", func() (string, error) {
+			if len(r) > 0 {
+				return "", fmt.Errorf("%d times, first: %s", len(r), r[0])
+			}
+			return "no reconfiguration of mgmt0 since the install", nil
+		})
+	}
 	g.check("systemctl disable --now: the agent stops with status 0", func() (string, error) {
 		if _, err := sh("systemctl", "disable", "--now", "multinic-agent"); err != nil {
 			return "", err

@@ -77,12 +77,12 @@ func (e entry) s(key string) string {
 	return ""
 }
 
-// agentLog returns what the agent printed (its stdout and stderr, by its
-// SyslogIdentifier) after the cursor, or since this boot when after is "".
-// The identifier is matched here, not with journalctl -t: systemd 252's
-// journalctl --after-cursor with a match skips the first matching entry
-// when the cursor's own entry does not match.
-func agentLog(after string) []entry {
+// journal returns the messages logged under a syslog identifier after the
+// cursor, or since this boot when after is "". The identifier is matched
+// here, not with journalctl -t: systemd 252's journalctl --after-cursor
+// with a match skips the first matching entry when the cursor's own entry
+// does not match.
+func journal(after, identifier string) []string {
 	args := []string{"-o", "json", "-q", "--no-pager"}
 	if after != "" {
 		args = append(args, "--after-cursor="+after)
@@ -90,13 +90,13 @@ func agentLog(after string) []entry {
 		args = append(args, "-b")
 	}
 	out, _ := exec.Command("journalctl", args...).Output()
-	var es []entry
+	var msgs []string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		var j struct {
 			ID      string `json:"SYSLOG_IDENTIFIER"`
 			Message any    `json:"MESSAGE"`
 		}
-		if json.Unmarshal([]byte(line), &j) != nil || j.ID != "multinic-agent" {
+		if json.Unmarshal([]byte(line), &j) != nil || j.ID != identifier {
 			continue
 		}
 		msg, ok := j.Message.(string)
@@ -105,6 +105,16 @@ func agentLog(after string) []entry {
 			b, _ := json.Marshal(j.Message)
 			msg = string(b)
 		}
+		msgs = append(msgs, msg)
+	}
+	return msgs
+}
+
+// agentLog returns what the agent printed (its stdout and stderr, by its
+// SyslogIdentifier) after the cursor, or since this boot when after is "".
+func agentLog(after string) []entry {
+	var es []entry
+	for _, msg := range journal(after, "multinic-agent") {
 		var m map[string]any
 		if json.Unmarshal([]byte(msg), &m) != nil {
 			es = append(es, entry{Raw: msg})
