@@ -1131,7 +1131,7 @@ func mgmtReconfigurations(after string) []string {
 }
 
 func disableAndReboot(g *G, p phase) {
-	if r := mgmtReconfigurations(g.val("cursor:"+p.name)); p.mgmtKnownIssue != "" {
+	if r := mgmtReconfigurations(g.val("cursor:" + p.name)); p.mgmtKnownIssue != "" {
 		g.note("known issue: the management NIC was reconfigured %d times while the agent ran (%s)", len(r), p.mgmtKnownIssue)
 	} else {
 		g.check("the agent's activations never made the network daemon touch the management NIC", func() (string, error) {
