@@ -1,4 +1,4 @@
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION ?= $(shell git describe --tags --always --dirty --match 'v[0-9]*' 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
@@ -22,21 +22,48 @@ demo:
 	./scripts/demo.sh
 
 # .deb and .rpm packages (nfpm, pinned, run through the Go module proxy; it
-# is not a dependency of the module) in $(DIST): the binary, the systemd
-# unit, config.env, the docs. See docs/daemon.md.
-DIST        ?= dist
-PKG_ARCH    ?= $(shell go env GOARCH)
-# A package version starts with a digit: v1.2.3-4-gabc -> 1.2.3+4.gabc,
-# an untagged abc1234-dirty -> 0.0.0~abc1234+dirty.
-PKG_VERSION ?= $(shell echo '$(VERSION)' | sed -e 's/^v//' -e 's/-/+/' -e 's/-/./g' -e '/^[0-9]/!s/^/0.0.0~/')
-NFPM        := go run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+# is not a dependency of the module) in $(DIST): the binary in /usr/bin,
+# the unit in /usr/lib/systemd/system, the template config.env is created
+# from, the manual page, the docs, the licence. See docs/daemon.md.
+# PKG_VERSION sorts in build order for tagged, untagged and dirty checkouts
+# (scripts/pkg-version.sh says how); PKG_TEMPLATE replaces the template
+# (tests build an upgrade with a changed one).
+DIST         ?= dist
+PKG_ARCH     ?= $(shell go env GOARCH)
+PKG_VERSION  ?= $(shell ./scripts/pkg-version.sh)
+PKG_RELEASE  ?= 1
+PKG_TEMPLATE ?= deployments/systemd/config.env.template
+# A position-independent executable (the distributions' hardening rule for
+# packaged programs, which lintian and rpmlint check); it needs no library,
+# only the system's dynamic loader to relocate it.
+PKG_BUILDMODE ?= pie
+NFPM         := go run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+STAGE         = $(DIST)/.stage
 
 packages:
-	mkdir -p $(DIST)
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(PKG_ARCH) go build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/multinic-agent ./cmd/agent
+	@test -n '$(PKG_VERSION)' || { echo 'no package version: set PKG_VERSION' >&2; exit 1; }
+	rm -rf '$(STAGE)'
+	mkdir -p '$(STAGE)/deb' '$(STAGE)/rpm'
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(PKG_ARCH) go build -trimpath -buildmode=$(PKG_BUILDMODE) -ldflags '$(LDFLAGS)' -o '$(STAGE)/multinic-agent' ./cmd/agent
+	# The unit of the script install runs /usr/local/bin/multinic-agent; the
+	# package's runs /usr/bin/multinic-agent.
+	sed 's|^ExecStart=/usr/local/bin/multinic-agent |ExecStart=/usr/bin/multinic-agent |' \
+		deployments/systemd/multinic-agent.service > '$(STAGE)/multinic-agent.service'
+	grep -q '^ExecStart=/usr/bin/multinic-agent run$$' '$(STAGE)/multinic-agent.service'
+	cp '$(PKG_TEMPLATE)' '$(STAGE)/config.env.template'
+	gzip -9n < deployments/packaging/multinic-agent.8 > '$(STAGE)/multinic-agent.8.gz'
+	./deployments/packaging/changelog.sh '$(PKG_VERSION)-$(PKG_RELEASE)' > '$(STAGE)/changelog.yml'
+	for s in deb-postinst:deb/postinst deb-prerm:deb/prerm deb-postrm:deb/postrm \
+		rpm-post:rpm/post rpm-preun:rpm/preun rpm-postun:rpm/postun rpm-posttrans:rpm/posttrans; do \
+		sed -e '/^@config@$$/{r deployments/packaging/config.sh' -e 'd;}' \
+			-e '/^@takeover@$$/{r deployments/packaging/takeover.sh' -e 'd;}' \
+			"deployments/packaging/$${s%%:*}" > "$(STAGE)/$${s#*:}" || exit 1; \
+		chmod 0755 "$(STAGE)/$${s#*:}"; \
+	done
+	sed 's|@STAGE@|$(abspath $(STAGE))|g' deployments/nfpm.yaml > '$(STAGE)/nfpm.yaml'
 	for p in deb rpm; do \
-		PKG_BINARY='$(DIST)/multinic-agent' PKG_VERSION='$(PKG_VERSION)' PKG_ARCH='$(PKG_ARCH)' \
-			$(NFPM) package --config deployments/nfpm.yaml --packager $$p --target '$(DIST)/' || exit 1; \
+		PKG_VERSION='$(PKG_VERSION)' PKG_RELEASE='$(PKG_RELEASE)' PKG_ARCH='$(PKG_ARCH)' \
+			$(NFPM) package --config '$(STAGE)/nfpm.yaml' --packager $$p --target '$(DIST)/' || exit 1; \
 	done
 
 # Benchmarks (root; about 20 minutes): the Go benchmarks of the pure parts

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Command multinic-demo shows multinic-agent at work without a database or
 // spare NICs: it serves the shipped schema and sample rows from an embedded
 // MySQL-protocol server (go-mysql-server), makes a throwaway network

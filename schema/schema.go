@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package schema ships the controller's table definitions (schema.sql) for
 // tests, the demo and operators. The agent itself never runs it.
 package schema

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by install-daemon.sh and uninstall-daemon.sh (sourced; PROG is set
 # by the caller): messages, with colour only on a terminal.
 # shellcheck shell=sh
@@ -12,4 +13,21 @@ warn() { printf '%s%s: warning:%s %s\n' "$c_warn" "$PROG" "$c_off" "$*" >&2; }
 die() {
 	printf '%s%s: error:%s %s\n' "$c_err" "$PROG" "$c_off" "$*" >&2
 	exit 1
+}
+
+# package_owner: prints the package that owns the agent's binary (the
+# packages install /usr/bin/multinic-agent; older ones /usr/local/bin), if
+# any. A node has one install: the script's or a package's.
+package_owner() {
+	for f in /usr/bin/multinic-agent /usr/local/bin/multinic-agent; do
+		if command -v dpkg-query >/dev/null 2>&1 && o=$(dpkg-query -S "$f" 2>/dev/null); then
+			printf '%s (.deb, %s)\n' "${o%%:*}" "$f"
+			return 0
+		fi
+		if command -v rpm >/dev/null 2>&1 && o=$(rpm -qf "$f" 2>/dev/null); then
+			printf '%s (.rpm, %s)\n' "$o" "$f"
+			return 0
+		fi
+	done
+	return 1
 }

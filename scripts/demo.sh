@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The scripted tour of multinic-agent, for a machine with nothing but Go:
 # an embedded MySQL-protocol server (go-mysql-server, in the demo's own
 # process) loaded with schema/schema.sql and sample rows, a throwaway network

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs multinic-agent as a systemd service on this node.
 # See docs/daemon.md; run with --help for the options.
 set -eu
@@ -94,19 +95,25 @@ if [ -r /etc/os-release ]; then
 	ids=$(. /etc/os-release && printf ' %s %s ' "${ID:-}" "${ID_LIKE:-}")
 	case $ids in
 	*" ubuntu "* | *" debian "* | *" rhel "* | *" centos "* | *" fedora "* | *" rocky "* | *" almalinux "* | *" ol "* | *" arch "* | *" suse "* | *" opensuse"*) ;;
-	*) warn "unrecognised OS $os: set NETWORK_BACKEND in config.env (netplan, ifcfg, keyfile or networkd)." ;;
+	*) warn "unrecognised OS $os: set NETWORK_BACKEND in config.env (netplan, ifcfg, keyfile, networkd or ifupdown) if 'multinic-agent doctor' finds no backend." ;;
 	esac
 else
 	os="unknown (no /etc/os-release)"
-	warn "no /etc/os-release: set NETWORK_BACKEND in config.env (netplan, ifcfg, keyfile or networkd)."
+	warn "no /etc/os-release: set NETWORK_BACKEND in config.env (netplan, ifcfg, keyfile, networkd or ifupdown) if 'multinic-agent doctor' finds no backend."
 fi
 
-systemd=1
+# systemd: "running" (reload, enable, start), "offline" (systemctl works on
+# the files only: an image build or a chroot; enable, nothing else) or
+# "none" (DESTDIR, or no systemctl).
+systemd=running
 if [ -n "$DESTDIR" ]; then
-	systemd=0
+	systemd=none
 	why="DESTDIR is set"
-elif [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then
-	systemd=0
+elif ! command -v systemctl >/dev/null 2>&1; then
+	systemd=none
+	why="systemctl is not installed"
+elif [ ! -d /run/systemd/system ]; then
+	systemd=offline
 	why="systemd is not running on this host"
 else
 	sdver=$(systemctl --version 2>/dev/null | sed -n '1s/^systemd \([0-9]*\).*/\1/p')
@@ -115,14 +122,8 @@ else
 	fi
 fi
 
-if [ -z "$DESTDIR" ]; then
-	for q in "dpkg-query -S" "rpm -qf"; do
-		tool=${q%% *}
-		command -v "$tool" >/dev/null 2>&1 || continue
-		if pkg=$($q /usr/local/bin/multinic-agent 2>/dev/null) && [ -n "$pkg" ]; then
-			die "/usr/local/bin/multinic-agent belongs to a package (${pkg%%:*}); upgrade that package instead, or remove it first."
-		fi
-	done
+if [ -z "$DESTDIR" ] && owner=$(package_owner); then
+	die "multinic-agent is installed from the package $owner: upgrade that package instead (apt-get install ./multinic-agent_*.deb, dnf install ./multinic-agent-*.rpm), or remove it first (apt-get remove multinic-agent keeps config.env); a node has one install."
 fi
 
 say "installing multinic-agent on $os${DESTDIR:+ under DESTDIR=$DESTDIR}"
@@ -185,9 +186,16 @@ else
 fi
 
 # --- systemd ----------------------------------------------------------------
-if [ "$systemd" = 0 ]; then
+case $systemd in
+none)
 	did "skipped" "systemctl daemon-reload, enable$([ "$start" = 1 ] && echo ', start') ($why)"
-else
+	;;
+offline)
+	systemctl enable --quiet "$SERVICE"
+	did "ran" "systemctl enable $SERVICE (offline: $why; it starts at boot)"
+	did "skipped" "systemctl daemon-reload$([ "$start" = 1 ] && echo ', start') ($why)"
+	;;
+running)
 	systemctl daemon-reload
 	did "ran" "systemctl daemon-reload"
 	systemctl enable --quiet "$SERVICE"
@@ -203,10 +211,11 @@ else
 	elif systemctl is-active --quiet "$SERVICE"; then
 		[ "$changed_bin" = 0 ] || warn "the service runs the previous binary: systemctl restart $SERVICE"
 	fi
-fi
+	;;
+esac
 
 say "done."
-if [ -z "$DESTDIR" ] && { [ "$start" = 0 ] || [ "$systemd" = 0 ]; }; then
+if [ -z "$DESTDIR" ] && { [ "$start" = 0 ] || [ "$systemd" != running ]; }; then
 	cat <<EOF
 
 Next steps:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs every check and test of multinic-agent. On a fresh Debian/Ubuntu
 # machine, as root with only Go installed, it first installs and starts what
 # the tests need (MariaDB, netplan, NetworkManager, iproute2, ...). As root
@@ -21,10 +22,19 @@ if [ "$(id -u)" = 0 ]; then
 	have make || missing="$missing make"
 	have chattr || missing="$missing e2fsprogs"
 	have rpm || missing="$missing rpm"
-	# The VM test: qemu, debootstrap, debugfs (e2fsprogs, above).
+	have ifup || missing="$missing ifupdown"
+	# The packaging tests: lintian and rpmlint judge the packages,
+	# debootstrap makes the Debian chroot they are installed into.
+	have lintian || missing="$missing lintian"
+	have rpmlint || missing="$missing rpmlint"
+	have debootstrap || missing="$missing debootstrap"
+	have dpkg-parsechangelog || missing="$missing dpkg-dev"
+	have shellcheck || missing="$missing shellcheck"
+	have man || missing="$missing man-db"
+	# The VM test: qemu; debootstrap (above) builds its image, debugfs
+	# (e2fsprogs, above) reads it back.
 	if [ "${MULTINIC_VMTEST:-1}" != 0 ]; then
 		have qemu-system-x86_64 || missing="$missing qemu-system-x86"
-		have debootstrap || missing="$missing debootstrap"
 		have debugfs || case $missing in *e2fsprogs*) ;; *) missing="$missing e2fsprogs" ;; esac
 	fi
 	if [ -n "$missing" ]; then
@@ -39,6 +49,7 @@ if [ "$(id -u)" = 0 ]; then
 			printf '#!/bin/sh\nexit 101\n' >"$policy"
 			chmod 755 "$policy"
 		fi
+		# shellcheck disable=SC2086 # a list of package names
 		apt-get install -y -qq --no-install-recommends $missing >/dev/null
 		[ -z "$policy" ] || rm -f "$policy"
 	fi
@@ -68,15 +79,20 @@ go tool staticcheck ./...
 # build); gofmt above covers it, vet and the same staticcheck here.
 staticcheck=$(go tool -n staticcheck)
 (cd demo && go vet ./... && "$staticcheck" ./...)
+# So is the DaemonSet's test, which decodes it with the Kubernetes API types
+# (k8s.io/* stays out of the agent's go.mod).
+(cd deployments/kubernetes && go vet ./... && "$staticcheck" ./...)
 
 say "go test"
-# TestVM runs on its own below, not next to the other packages.
+# TestVM runs on its own at the end, not next to the other packages.
 env -u MULTINIC_VMTEST go test -count=1 -timeout 15m ./...
+say "go test (deployments/kubernetes module: the DaemonSet against the API types and Pod Security)"
+(cd deployments/kubernetes && go test -count=1 -timeout 5m ./...)
 say "go test (demo module: the whole tour against the real agent)"
 (cd demo && go test -count=1 -timeout 5m ./...)
 
 say "fuzzing every parser for a short fixed time"
-for pkg in envfile plan netplan ifcfg keyfile networkd; do
+for pkg in envfile plan netplan ifcfg keyfile networkd ifupdown; do
 	for target in $(go test -list '^Fuzz' "./internal/$pkg" | grep '^Fuzz'); do
 		go test -run '^$' -fuzz "^$target\$" -fuzztime 3s "./internal/$pkg" >/dev/null ||
 			{ say "fuzz $pkg.$target found a crasher: see internal/$pkg/testdata/fuzz/$target"; exit 1; }

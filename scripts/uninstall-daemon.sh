@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Removes the multinic-agent systemd service installed by install-daemon.sh.
 # See docs/daemon.md; run with --help for the options.
 set -eu
@@ -16,8 +17,8 @@ template that install-daemon.sh installed, and runs systemctl daemon-reload.
 /etc/multinic-agent/config.env is kept (reinstalling picks it up again).
 
 The network configuration the agent wrote (multinicN files under
-/etc/netplan, /etc/sysconfig/network-scripts, /etc/NetworkManager or
-/etc/systemd/network) stays, and so do the NICs: see docs/daemon.md,
+/etc/netplan, /etc/sysconfig/network-scripts, /etc/NetworkManager,
+/etc/systemd/network or /etc/network/interfaces.d) stays, and so do the NICs: see docs/daemon.md,
 "Uninstall".
 
 Options:
@@ -69,27 +70,26 @@ state_dir=$DESTDIR/var/lib/multinic-agent
 if [ -z "$DESTDIR" ] && [ "$(id -u)" != 0 ]; then
 	die "run as root (sudo $0 ...), or set DESTDIR=DIR to remove the files staged under DIR."
 fi
-if [ -z "$DESTDIR" ]; then
-	if command -v dpkg-query >/dev/null 2>&1 && dpkg-query -S /usr/local/bin/multinic-agent >/dev/null 2>&1; then
-		die "multinic-agent was installed from the .deb: remove it with apt-get remove multinic-agent (purge to drop config.env)."
-	fi
-	if command -v rpm >/dev/null 2>&1 && rpm -qf /usr/local/bin/multinic-agent >/dev/null 2>&1; then
-		die "multinic-agent was installed from the .rpm: remove it with dnf remove multinic-agent."
-	fi
+if [ -z "$DESTDIR" ] && owner=$(package_owner); then
+	die "multinic-agent is installed from the package $owner: remove it with apt-get remove multinic-agent (purge also drops config.env) or dnf remove multinic-agent."
 fi
 
-systemd=1
+systemd=running
 if [ -n "$DESTDIR" ]; then
-	systemd=0
+	systemd=none
 	why="DESTDIR is set"
-elif [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then
-	systemd=0
+elif ! command -v systemctl >/dev/null 2>&1; then
+	systemd=none
+	why="systemctl is not installed"
+elif [ ! -d /run/systemd/system ]; then
+	systemd=offline
 	why="systemd is not running on this host"
 fi
 
 say "removing multinic-agent${DESTDIR:+ under DESTDIR=$DESTDIR}$([ "$purge" = 1 ] && echo ', with its configuration (--purge)')"
 
-if [ "$systemd" = 1 ]; then
+case $systemd in
+running)
 	if systemctl is-active --quiet "$SERVICE"; then
 		systemctl stop "$SERVICE"
 		did "ran" "systemctl stop $SERVICE"
@@ -98,9 +98,17 @@ if [ "$systemd" = 1 ]; then
 		systemctl disable --quiet "$SERVICE"
 		did "ran" "systemctl disable $SERVICE"
 	fi
-else
-	did "skipped" "systemctl stop, disable ($why)"
-fi
+	;;
+offline)
+	# The enable links go, or they would dangle once the unit is removed.
+	if systemctl is-enabled --quiet "$SERVICE" 2>/dev/null; then
+		systemctl disable --quiet "$SERVICE"
+		did "ran" "systemctl disable $SERVICE (offline: $why)"
+	fi
+	did "skipped" "systemctl stop ($why)"
+	;;
+*) did "skipped" "systemctl stop, disable ($why)" ;;
+esac
 
 # rm_ PATH: remove a file or directory tree, saying so.
 rm_() {
@@ -131,7 +139,7 @@ if [ -n "$DESTDIR" ]; then
 	done
 fi
 
-if [ "$systemd" = 1 ]; then
+if [ "$systemd" = running ]; then
 	systemctl daemon-reload
 	did "ran" "systemctl daemon-reload"
 	systemctl reset-failed "$SERVICE" 2>/dev/null || true

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -150,6 +153,11 @@ func TestExitCodes(t *testing.T) {
 	}
 	if n.db.Success(t, bad) != 0 {
 		t.Error("bad row marked successful")
+	}
+	// The failed row is already at 0, so nothing would be written: plan
+	// still says the node is not in sync, and exits 1.
+	if code, out, _ := n.run("plan"); code != 1 || strings.Contains(out, "In sync") || !strings.Contains(out, "Not in sync: 1 of 2 rows cannot be applied now") {
+		t.Errorf("plan with a row that cannot be applied: exit %d\n%s", code, out)
 	}
 
 	n.env = append(n.env, "POLL_INTERVAL=often")

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -9,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,6 +50,13 @@ type daemonProc struct {
 // startDaemon runs `multinic-agent run` in the node's namespace with a
 // NOTIFY_SOCKET of the test's, as systemd would.
 func (n *node) startDaemon(env ...string) *daemonProc {
+	n.t.Helper()
+	return n.startDaemonWith(nil, env...)
+}
+
+// startDaemonWith starts the daemon through wrapper (a command and its
+// arguments, such as setpriv, that then runs the agent).
+func (n *node) startDaemonWith(wrapper []string, env ...string) *daemonProc {
 	t := n.t
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "notify.sock")
@@ -65,7 +76,8 @@ func (n *node) startDaemon(env ...string) *daemonProc {
 		}
 	}()
 	full := append(append([]string{}, n.env...), "NOTIFY_SOCKET="+sock, "HEALTH_PORT=8080")
-	d.cmd = n.ns.Exec(t.Context(), append(full, env...), binary, "run", "--config", n.conf)
+	argv := append(append(slices.Clone(wrapper), binary), "run", "--config", n.conf)
+	d.cmd = n.ns.Exec(t.Context(), append(full, env...), argv[0], argv[1:]...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -186,7 +198,7 @@ func TestDaemon(t *testing.T) {
 
 	// A change made by hand is repaired at once too.
 	n.ns.IP(t, "addr", "del", "10.30.0.31/24", "dev", "multinic0")
-	took = eventually(t, 2*time.Second, "removed address restored", func() bool {
+	took = eventually(t, 5*time.Second, "removed address restored", func() bool {
 		return len(n.ns.Link(t, "multinic0").Addrs) == 1
 	})
 	t.Logf("hand-removed address restored in %s", took)

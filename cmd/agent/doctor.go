@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -5,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +21,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/config"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/lock"
+	"github.com/multinic-agent/multinic-agent/internal/prevagent"
 	"github.com/multinic-agent/multinic-agent/internal/store"
 )
 
@@ -65,11 +70,18 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		r.pass("privileges", "CAP_NET_ADMIN held (uid %d)", os.Geteuid())
 	}
 
-	backend, _, info, err := backends(cfg)
-	if err != nil {
+	st, err := backends(cfg)
+	backend := st.backend
+	switch {
+	case err != nil:
 		r.fail("os/backend", "%v", err)
-	} else {
-		r.pass("os/backend", "%s → %s (NETWORK_BACKEND=%s)", orDash(info.PrettyName, "unknown OS"), backend.Name(), cfg.NetworkBackend)
+	default:
+		r.pass("os/backend", "%s → %s (NETWORK_BACKEND=%s: %s)", orDash(st.os.PrettyName, "unknown OS"), backend.Name(), cfg.NetworkBackend, st.evidence)
+		if st.atBoot != nil {
+			r.fail("at boot", "%v", st.atBoot)
+		} else {
+			r.pass("at boot", "the %s files are read at the next boot", backend.Name())
+		}
 	}
 
 	if h, err := links.Open(); err != nil {
@@ -84,7 +96,9 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	checkDatabase(ctx, r, cfg)
+	if checkDatabase(ctx, r, cfg) {
+		checkClaims(ctx, r, cfg)
+	}
 
 	if backend != nil {
 		for _, d := range backend.Dirs() {
@@ -93,6 +107,9 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	}
 	checkWritable(r, cfg.Path("/var/lib/multinic-agent"))
 	checkHealthPort(r, cfg)
+	if err := previousAgent(); err != nil {
+		r.fail("instance", "%v", err)
+	}
 	if lk, err := lock.Acquire(cfg.Path(cfg.LockFile)); err != nil {
 		r.warn("instance", "%v", err)
 	} else {
@@ -127,13 +144,25 @@ func checkConfigFile(r *report, cfg *config.Config) {
 	default:
 		r.pass("config file", "%s, mode %04o, owner root", cfg.File, perm)
 	}
+	for _, why := range cfg.Ignored {
+		r.fail("config file", "%s: make it KEY=VALUE or a comment", why)
+	}
+	for _, k := range cfg.Previous {
+		r.warn("config file", "%s is a key of the previous multinic-agent, ignored (%s): delete its line from %s", k, config.PreviousKeys[k], cfg.File)
+	}
 }
 
-func checkDatabase(ctx context.Context, r *report, cfg *config.Config) {
+// checkDatabase reports on the database and this node's rows; it returns
+// whether the rows could be read.
+func checkDatabase(ctx context.Context, r *report, cfg *config.Config) bool {
 	nodes, err := cfg.NodeNames()
 	if err != nil {
 		r.fail("node name", "%v", err)
-		return
+		return false
+	}
+	if err := cfg.CheckDatabase(); err != nil {
+		r.fail("database", "%v", err)
+		return false
 	}
 	target := net.JoinHostPort(cfg.DBHost, strconv.Itoa(cfg.DBPort))
 	if cfg.DBSocket != "" {
@@ -145,38 +174,40 @@ func checkDatabase(ctx context.Context, r *report, cfg *config.Config) {
 	}, nodes)
 	if err != nil {
 		r.fail("database", "%v", err)
-		return
+		return false
 	}
 	defer st.Close()
 	if err := st.Ping(ctx); err != nil {
-		r.fail("database", "%s as %q, database %q: %v; check DB_HOST/DB_PORT or DB_SOCKET, DB_USER, DB_PASSWORD and DB_NAME", target, cfg.DBUser, cfg.DBName, err)
-		return
+		// The store's error names the one setting at fault.
+		r.fail("database", "%s as %q, database %q: %v", target, cfg.DBUser, cfg.DBName, err)
+		return false
 	}
 	r.pass("database", "%s as %q, database %q answers", target, cfg.DBUser, cfg.DBName)
 	if err := st.CheckAccess(ctx); err != nil {
 		r.fail("grants", "%v; grant SELECT ON %s.multi_interface and %s.multi_subnet, and UPDATE (netplan_success) ON %s.multi_interface, to %q", err, cfg.DBName, cfg.DBName, cfg.DBName, cfg.DBUser)
-		return
+		return false
 	}
 	r.pass("grants", "SELECT on multi_interface and multi_subnet, UPDATE of netplan_success")
 	rows, err := st.Rows(ctx)
 	if err != nil {
 		r.fail("node rows", "%v", err)
-		return
+		return false
 	}
 	if len(rows) > 0 {
 		r.pass("node rows", "%d rows for %s", len(rows), strings.Join(nodes, " / "))
-		return
+		return true
 	}
 	all, err := st.AllNodeNames(ctx, 5000)
 	if err != nil {
 		r.fail("node rows", "no rows for %s (%v)", strings.Join(nodes, " / "), err)
-		return
+		return false
 	}
 	hint := "set NODE_NAME to the attached_node_name the controller uses"
 	if near := nearMisses(nodes, all); len(near) > 0 {
 		hint = fmt.Sprintf("names in the table that look close: %s; %s", strings.Join(near, ", "), hint)
 	}
 	r.fail("node rows", "no rows for %s; %s", strings.Join(nodes, " / "), hint)
+	return false
 }
 
 // nearMisses returns names that differ from one of ours only by case, by
@@ -257,6 +288,10 @@ func checkHealthPort(r *report, cfg *config.Config) {
 		r.pass("health port", "%s free", addr)
 		return
 	}
+	if p, ok := prevagent.Holder("/proc", cfg.HealthPort); ok {
+		r.fail("health port", "%s is taken: %s", addr, p.Sentence())
+		return
+	}
 	if daemonInterfaces(cfg) != nil {
 		r.pass("health port", "%s served by the running multinic-agent", addr)
 		return
@@ -271,4 +306,35 @@ func effectiveCaps() (uint64, error) {
 		return 0, err
 	}
 	return uint64(data[0].Effective) | uint64(data[1].Effective)<<32, nil
+}
+
+// checkClaims lists the configuration that is not the agent's and claims
+// one of this node's NICs: FAIL where it takes effect (the row fails too),
+// WARN where nothing on this node reads it.
+func checkClaims(ctx context.Context, r *report, cfg *config.Config) {
+	a, err := newAgent(cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		r.fail("other configs", "%v", err)
+		return
+	}
+	defer a.Close()
+	p, err := a.rec.Plan(ctx)
+	if err != nil {
+		r.fail("other configs", "%v", err)
+		return
+	}
+	found := false
+	for _, it := range p.Ifaces {
+		for _, c := range it.Claims {
+			found = true
+			if c.TakesEffect {
+				r.fail("other configs", "row %d (%s): %s also configures this NIC and takes effect on this node: remove that entry", it.Row.ID, it.Want.Name, c)
+			} else {
+				r.warn("other configs", "row %d (%s): %s also configures this NIC; nothing on this node reads it now", it.Row.ID, it.Want.Name, c)
+			}
+		}
+	}
+	if !found {
+		r.pass("other configs", "no configuration but the agent's claims this node's NICs")
+	}
 }

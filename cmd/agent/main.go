@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Command multinic-agent configures the secondary NICs a cloud controller
 // recorded for this node in MySQL/MariaDB. See README.md and SPEC.md.
 package main
@@ -8,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 )
 
 // Set with -ldflags "-X main.version=... -X main.commit=...".
@@ -31,14 +36,19 @@ func init() {
 	commands = []command{
 		{"run", "the daemon: reconcile every POLL_INTERVAL and on kernel changes until SIGTERM (the default command)", runDaemon},
 		{"once", "reconcile once, then exit (0 converged, 1 some row failed, 2 config/DB error)", runOnce},
-		{"plan", "print what a reconcile would change, change nothing (0 in sync, 2 changes pending, 1 error)", runPlan},
-		{"status", "table of this node's rows against the live state (0 all configured, 1 not, 2 error)", runStatus},
+		{"plan", "print what a reconcile would change, change nothing (0 in sync, 2 changes pending, 1 error or a row that cannot be applied)", runPlan},
+		{"status", "table of this node's rows against the live state (0 all configured, 1 not or no rows for this node, 2 error)", runStatus},
 		{"doctor", "check config, database, grants, node name, OS/backend, privileges, dirs, health port (0 all pass, 1 some fail)", runDoctor},
+		{"import-daemonset", "write config.env from the previous multinic-agent's DaemonSet and Secret (kubectl get -o yaml | ...)", runImport},
 		{"version", "print version, commit and Go version", runVersion},
 	}
 }
 
 func main() {
+	// A closed standard output (the terminal or pipe of `once` gone) makes
+	// writes fail instead of killing the agent in the middle of a change.
+	// A handler, unlike ignoring it, is not inherited by the tools it runs.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -67,10 +77,11 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: multinic-agent [COMMAND] [--config FILE] [flags]")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-17s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nEvery command takes --help. Settings come from flags, then the environment,")
 	fmt.Fprintln(w, "then --config FILE (default /etc/multinic-agent/config.env), then defaults.")
+	fmt.Fprintln(w, passwordHelp)
 }
 
 func runVersion(args []string, stdout, stderr io.Writer) int {

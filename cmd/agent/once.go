@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -23,6 +26,14 @@ func runOnce(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stdout)
+	if w := cfg.PermissionWarning(); w != "" {
+		log.Warn(w)
+	}
+	if err := previousAgent(); err != nil {
+		log.Error("not started", "error", err)
+		fmt.Fprintf(stderr, "multinic-agent once: %v\n", err)
+		return 2
+	}
 	a, err := newAgent(cfg, log, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "multinic-agent once: %v\n", err)
@@ -36,7 +47,9 @@ func runOnce(args []string, stdout, stderr io.Writer) int {
 	}
 	defer lk.Release()
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	// A hangup (the terminal closed) stops it as SIGTERM does: the
+	// interface in hand is finished or rolled back, not cut off.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
 	res, err := a.rec.Cycle(ctx)
 	if err != nil {

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -12,7 +15,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/plan"
 )
 
-const planSummary = "Print what a reconcile would change (files with a diff, link changes, netplan_success updates) and change nothing: exit 0 in sync, 2 changes pending, 1 error"
+const planSummary = "Print what a reconcile would change (files with a diff, link changes, netplan_success updates) and change nothing: exit 0 in sync, 2 changes pending, 1 error or a row that cannot be applied now (bad data, a protected or missing NIC, a conflicting file)"
 
 func runPlan(args []string, stdout, stderr io.Writer) int {
 	cfg, err := loadConfig("plan", planSummary, args, stderr)
@@ -22,6 +25,9 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "multinic-agent plan: %v\n", err)
 		return 1
+	}
+	if w := cfg.PermissionWarning(); w != "" {
+		fmt.Fprintf(stderr, "multinic-agent plan: warning: %s\n", w)
 	}
 	// The plan is the output; logs go to stderr.
 	a, err := newAgent(cfg, newLogger(cfg, stderr), nil)
@@ -36,10 +42,25 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	printPlan(stdout, p)
-	if p.Pending() {
+	switch {
+	case len(unapplicable(p)) > 0:
+		return 1
+	case p.Pending():
 		return 2
 	}
 	return 0
+}
+
+// unapplicable lists the rows a reconcile cannot apply now: their data or
+// their NIC is refused, or their NIC is not there.
+func unapplicable(p plan.Plan) []int64 {
+	var ids []int64
+	for _, it := range p.Ifaces {
+		if it.Err != nil || it.Link == nil {
+			ids = append(ids, it.Row.ID)
+		}
+	}
+	return ids
 }
 
 func printPlan(w io.Writer, p plan.Plan) {
@@ -56,8 +77,16 @@ func printPlan(w io.Writer, p plan.Plan) {
 			fmt.Fprintf(w, "  (now %s)", it.Link.Name)
 		}
 		fmt.Fprintf(w, "  %s\n", it.State())
-		if it.Err != nil {
+		for _, c := range it.Claims {
+			if !c.TakesEffect {
+				fmt.Fprintf(w, "  note: %s also configures this NIC, but does not take effect on this node\n", c)
+			}
+		}
+		switch {
+		case it.Err != nil:
 			fmt.Fprintf(w, "  error: %v\n", it.Err)
+		case it.Link == nil:
+			fmt.Fprintf(w, "  waiting: no NIC with MAC %s on this node; the row is applied when it appears\n", it.Want.MAC)
 		}
 		printActions(w, it.Actions)
 		if want := it.WantSuccess(); want != it.Row.Success {
@@ -77,9 +106,15 @@ func printPlan(w io.Writer, p plan.Plan) {
 		}
 		printActions(w, o.Actions)
 	}
-	if p.Pending() {
+	bad := unapplicable(p)
+	switch {
+	case len(bad) > 0 && p.Pending():
+		fmt.Fprintf(w, "Changes pending, and %d of %d rows cannot be applied now (see their lines above).\n", len(bad), len(p.Ifaces))
+	case len(bad) > 0:
+		fmt.Fprintf(w, "Not in sync: %d of %d rows cannot be applied now (see their lines above).\n", len(bad), len(p.Ifaces))
+	case p.Pending():
 		fmt.Fprintln(w, "Changes pending.")
-	} else {
+	default:
 		fmt.Fprintln(w, "In sync: nothing to change.")
 	}
 }
@@ -91,10 +126,10 @@ func printActions(w io.Writer, acts []plan.Action) {
 			fmt.Fprintf(w, "  [drift: %s]", a.Drift)
 		}
 		fmt.Fprintln(w)
-		if a.Kind != plan.WriteFile && a.Kind != plan.DeleteFile {
+		if a.Touches() {
 			continue
 		}
-		if a.Kind == plan.WriteFile && a.Old != nil && a.OldMode != a.Mode {
+		if a.Kind != plan.DeleteFile && a.Old != nil && a.OldMode != a.Mode {
 			fmt.Fprintf(w, "    mode %04o -> %04o\n", a.OldMode, a.Mode)
 		}
 		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -5,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +25,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/health"
 	"github.com/multinic-agent/multinic-agent/internal/lock"
 	"github.com/multinic-agent/multinic-agent/internal/metrics"
+	"github.com/multinic-agent/multinic-agent/internal/prevagent"
 )
 
 const runSummary = "Run the daemon: reconcile at start, every POLL_INTERVAL (with jitter and backoff) and soon after the kernel reports a change to a NIC the rows name; serve health and metrics on HEALTH_ADDR:HEALTH_PORT; stop on SIGTERM or SIGINT"
@@ -39,10 +44,19 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stdout)
+	if w := cfg.PermissionWarning(); w != "" {
+		log.Warn(w)
+	}
 	fail := func(err error) int {
 		log.Error("cannot start", "error", err)
 		fmt.Fprintf(stderr, "multinic-agent: %v\n", err)
 		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if !waitForPreviousAgent(ctx, log, stderr) {
+		return 0
 	}
 
 	lk, err := lock.Acquire(cfg.Path(cfg.LockFile))
@@ -58,6 +72,10 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	}
 	defer a.Close()
 	m = metrics.New(version, a.os.ID, a.nodes[0], a.rec.InFlight)
+	// A row must stay absent for as long as the shortest wait between two
+	// polls before its interface goes: reads that kernel events trigger in
+	// between do not count as the second one.
+	a.rec.MinAbsence = time.Duration(float64(cfg.PollInterval) * (1 - cfg.PollJitter))
 	state := health.NewState(liveness)
 	state.Set(health.Snapshot{Backend: a.rec.Backend.Name()})
 
@@ -66,10 +84,13 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		addr := net.JoinHostPort(cfg.HealthAddr, strconv.Itoa(cfg.HealthPort))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
+			if p, ok := prevagent.Holder("/proc", cfg.HealthPort); ok {
+				return fail(fmt.Errorf("cannot listen on HEALTH_ADDR:HEALTH_PORT %s: %s", addr, p.Sentence()))
+			}
 			return fail(fmt.Errorf("cannot listen on HEALTH_ADDR:HEALTH_PORT %s (%v); free the port or set HEALTH_PORT", addr, err))
 		}
-		srv = &http.Server{Handler: health.Handler(state, m.Registry), ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
+		srv = health.Server(health.Handler(state, m.Registry))
+		go health.Guard(srv, ln, health.MaxConns, state.Managed)
 		log.Info("serving health and metrics", "addr", ln.Addr().String())
 	}
 
@@ -104,12 +125,22 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 			BackoffEnabled: cfg.BackoffEnabled, Multiplier: cfg.BackoffMultiplier, Max: cfg.BackoffMaxInterval,
 		},
 		Debounce: 200 * time.Millisecond,
+		EventGap: time.Second,
 		Notify:   notify,
 		Watchdog: watchdog,
 		Log:      log,
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	// SIGHUP, systemd's reload: a cycle now (the rows read again); settings
+	// change with a restart.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			log.Info("SIGHUP: reconciling now; settings in the config file take effect at a restart")
+			d.Request()
+		}
+	}()
 	log.Info("daemon started", "poll_interval", cfg.PollInterval.String(), "jitter", cfg.PollJitter, "nodes", a.nodes)
 	d.Run(ctx)
 	log.Info("stopping")
@@ -119,4 +150,34 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		srv.Shutdown(sctx)
 	}
 	return 0
+}
+
+// waitForPreviousAgent holds the start, changing nothing, while the
+// previous generation of multinic-agent runs on the node: the operator
+// deletes its DaemonSet and this agent takes over by itself. It returns
+// false when the agent is told to stop meanwhile.
+func waitForPreviousAgent(ctx context.Context, log *slog.Logger, stderr io.Writer) bool {
+	const recheck = 2 * time.Second
+	waited := false
+	for {
+		err := previousAgent()
+		if err == nil {
+			if waited {
+				log.Info("the previous multinic-agent stopped; starting")
+			}
+			return true
+		}
+		if !waited {
+			log.Error("waiting for the previous multinic-agent to stop", "error", err)
+			fmt.Fprintf(stderr, "multinic-agent: waiting: %v\n", err)
+			waited = true
+		}
+		// Keep systemd's start timeout from running out while waiting.
+		sd.SdNotify(false, "STATUS=waiting for the previous multinic-agent to stop\nEXTEND_TIMEOUT_USEC=30000000")
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(recheck):
+		}
+	}
 }

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -7,21 +10,28 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
+	"path/filepath"
 	"time"
 
+	"github.com/multinic-agent/multinic-agent/internal/claims"
 	"github.com/multinic-agent/multinic-agent/internal/config"
+	"github.com/multinic-agent/multinic-agent/internal/detect"
 	"github.com/multinic-agent/multinic-agent/internal/ifcfg"
+	"github.com/multinic-agent/multinic-agent/internal/ifupdown"
 	"github.com/multinic-agent/multinic-agent/internal/keyfile"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
 	"github.com/multinic-agent/multinic-agent/internal/networkd"
 	"github.com/multinic-agent/multinic-agent/internal/osrelease"
+	"github.com/multinic-agent/multinic-agent/internal/prevagent"
 	"github.com/multinic-agent/multinic-agent/internal/probe"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
 	"github.com/multinic-agent/multinic-agent/internal/store"
 )
+
+// passwordHelp is how --help tells where the database password comes from.
+const passwordHelp = "The database password is DB_PASSWORD in the config file (keep it mode 0600) or in the environment; there is no flag for it, since flags show in the process list."
 
 // errHelp is returned by loadConfig when --help was printed.
 var errHelp = errors.New("help shown")
@@ -32,7 +42,7 @@ func loadConfig(name, summary string, args []string, stderr io.Writer) (*config.
 	fs.SetOutput(stderr)
 	flags := config.RegisterFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: multinic-agent %s [--config FILE] [flags]\n\n%s.\n\nFlags (each also an environment variable or config file key, e.g. --db-host is DB_HOST):\n", name, summary)
+		fmt.Fprintf(stderr, "Usage: multinic-agent %s [--config FILE] [flags]\n\n%s.\n\n%s\n\nFlags (each also an environment variable or config file key, e.g. --db-host is DB_HOST):\n", name, summary, passwordHelp)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -55,33 +65,57 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// backends returns the backend to write with and the others, whose files
-// are still read so that a node moved between backends keeps no stale file.
-func backends(cfg *config.Config) (netconf.Backend, []netconf.Backend, osrelease.Info, error) {
-	all := []netconf.Backend{netplan.Backend{}, ifcfg.Backend{}, keyfile.Backend{}, networkd.Backend{}}
-	info, err := osrelease.Read(cfg.Path(osrelease.Path))
+// stack is the node's network configuration as the agent sees it.
+type stack struct {
+	// backend is the one to write with; others are still read, so that a
+	// node moved between backends keeps no stale file.
+	backend netconf.Backend
+	others  []netconf.Backend
+	os      osrelease.Info
+	// evidence says what chose the backend.
+	evidence string
+	// atBoot says why the backend's files would not be read at the next
+	// boot (nil when they would).
+	atBoot error
+	// read are the families of configuration that take effect on the node.
+	read map[string]bool
+}
+
+// allBackends are the backends the agent writes, in NETWORK_BACKEND's terms.
+var allBackends = []netconf.Backend{netplan.Backend{}, ifcfg.Backend{}, keyfile.Backend{}, networkd.Backend{}, ifupdown.Backend{}}
+
+// backends finds what manages the node's network (NETWORK_BACKEND=auto)
+// or takes the configured backend, and checks that its files take effect.
+func backends(cfg *config.Config) (stack, error) {
+	info, osErr := osrelease.Read(cfg.Path(osrelease.Path))
+	node := detect.Inspect(cfg.RootDir, info)
+	st := stack{os: info}
 	name := cfg.NetworkBackend
 	if name == "auto" {
+		res, err := node.Choose()
 		if err != nil {
-			return nil, nil, info, fmt.Errorf("cannot detect the OS to pick a network backend (%v); set NETWORK_BACKEND to netplan, ifcfg, keyfile or networkd", err)
+			if osErr != nil {
+				err = fmt.Errorf("%w (%v)", err, osErr)
+			}
+			return st, fmt.Errorf("%w; set NETWORK_BACKEND to netplan, ifcfg, keyfile, networkd or ifupdown", err)
 		}
-		if name = info.Backend(); name == "" {
-			return nil, nil, info, fmt.Errorf("no network backend known for OS %q (ID=%s ID_LIKE=%s); set NETWORK_BACKEND to netplan, ifcfg, keyfile or networkd", info.PrettyName, info.ID, strings.Join(info.IDLike, " "))
-		}
+		name, st.evidence = res.Backend, res.Evidence
+	} else {
+		st.evidence = "NETWORK_BACKEND=" + name
 	}
-	var chosen netconf.Backend
-	var others []netconf.Backend
-	for _, b := range all {
+	for _, b := range allBackends {
 		if b.Name() == name {
-			chosen = b
+			st.backend = b
 		} else {
-			others = append(others, b)
+			st.others = append(st.others, b)
 		}
 	}
-	if chosen == nil {
-		return nil, nil, info, fmt.Errorf("NETWORK_BACKEND=%s is not a known backend", name)
+	if st.backend == nil {
+		return st, fmt.Errorf("NETWORK_BACKEND=%s is not a known backend", name)
 	}
-	return chosen, others, info, nil
+	st.atBoot = node.AtBoot(name)
+	st.read = claims.Read(name, node.NetplanRenderer, node.ActiveFamilies()...)
+	return st, nil
 }
 
 // agent is what every command that reconciles needs.
@@ -107,15 +141,24 @@ func (a *agent) Close() {
 // newAgent opens what a reconcile needs. observe, when set, is told the
 // duration of every database statement.
 func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Duration)) (*agent, error) {
+	if err := cfg.CheckDatabase(); err != nil {
+		return nil, err
+	}
 	a := &agent{cfg: cfg, log: log}
 	for _, k := range cfg.Unknown {
 		log.Warn("unknown key in the config file; check its spelling", "key", k, "file", cfg.File)
 	}
-	backend, others, info, err := backends(cfg)
+	for _, why := range cfg.Ignored {
+		log.Warn("line of the config file ignored; fix it", "why", why)
+	}
+	for _, k := range cfg.Previous {
+		log.Warn("key of the previous multinic-agent in the config file, ignored; delete the line", "key", k, "file", cfg.File, "why", config.PreviousKeys[k])
+	}
+	st, err := backends(cfg)
 	if err != nil {
 		return nil, err
 	}
-	a.os = info
+	a.os = st.os
 	nodes, err := cfg.NodeNames()
 	if err != nil {
 		return nil, err
@@ -134,6 +177,13 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 		a.Close()
 		return nil, err
 	}
+	// A DaemonSet binds the host's IPv6 settings under ROOT_DIR: its own
+	// /proc/sys is read-only.
+	if sys := cfg.Path("/proc/sys"); cfg.RootDir != "/" {
+		if _, err := os.Stat(filepath.Join(sys, "net/ipv6/conf")); err == nil {
+			a.links.SetSysctlRoot(sys)
+		}
+	}
 	dbHost := cfg.DBHost
 	if cfg.DBSocket != "" {
 		dbHost = ""
@@ -141,12 +191,13 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 	a.rec = &reconcile.Reconciler{
 		Store:          a.store,
 		Links:          a.links,
-		Backend:        backend,
-		Others:         others,
+		Backend:        st.backend,
+		Others:         st.others,
 		Root:           cfg.RootDir,
 		ProtectedNames: cfg.ProtectedInterfaces,
 		DBHost:         dbHost,
 		Activate:       cfg.Activate == "auto",
+		ClaimsRead:     st.read,
 		Concurrency:    cfg.MaxConcurrentTasks,
 		Probe:          probe.Echo,
 		Log:            log,
@@ -155,6 +206,23 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 		a.rec.Backoff = reconcile.Backoff{Base: cfg.PollInterval, Max: cfg.BackoffMaxInterval, Multiplier: cfg.BackoffMultiplier}
 	}
 	a.nodes = nodes
-	log.Info("Operating system detected", "os", info.PrettyName, "os_id", info.ID, "version", info.VersionID, "backend", backend.Name(), "nodes", nodes)
+	log.Info("Operating system detected", "os", st.os.PrettyName, "os_id", st.os.ID, "version", st.os.VersionID, "backend", st.backend.Name(), "evidence", st.evidence, "nodes", nodes)
+	if st.atBoot != nil {
+		log.Warn("the backend's files would not be read at the next boot; the live state is set now, but a reboot would lose it", "backend", st.backend.Name(), "error", st.atBoot)
+	}
 	return a, nil
+}
+
+// previousAgent returns an error naming every previous multinic-agent
+// still running on the node, and the step that stops it.
+func previousAgent() error {
+	prev, err := prevagent.Find("/proc")
+	if err != nil || len(prev) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, p := range prev {
+		errs = append(errs, errors.New(p.Sentence()))
+	}
+	return errors.Join(errs...)
 }

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -19,7 +22,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/plan"
 )
 
-const statusSummary = "Print this node's rows against the live state: name, MAC, address, MTU, what the kernel has, and the state (configured, pending, failed, drifted, nic-missing); exit 0 when every row is configured, 1 otherwise, 2 on a configuration or database error"
+const statusSummary = "Print this node's rows against the live state: name, MAC, address, MTU, what the kernel has, and the state (configured, pending, failed, drifted, nic-missing); exit 0 when every row is configured, 1 otherwise (also when no row names this node), 2 on a configuration or database error"
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	cfg, err := loadConfig("status", statusSummary, args, stderr)
@@ -29,6 +32,9 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "multinic-agent status: %v\n", err)
 		return 2
+	}
+	if w := cfg.PermissionWarning(); w != "" {
+		fmt.Fprintf(stderr, "multinic-agent status: warning: %s\n", w)
 	}
 	a, err := newAgent(cfg, quietLogger(cfg, stderr), nil)
 	if err != nil {
@@ -78,6 +84,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	tw.Flush()
 	if len(p.Ifaces) == 0 {
 		fmt.Fprintf(stdout, "(no rows for %s)\n", strings.Join(a.nodes, " or "))
+		all = false
 	}
 	for _, o := range p.Orphans {
 		notes = append(notes, fmt.Sprintf("%s (%s): its row is gone; %s", o.Name, orDash(o.MAC, ""), map[bool]string{true: "removed at the next reconcile", false: "removed if still absent from the next read"}[o.Confirmed]))
@@ -87,6 +94,13 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		for _, n := range notes {
 			fmt.Fprintln(stdout, n)
 		}
+	}
+	if len(p.Ifaces) == 0 {
+		quoted := make([]string, len(a.nodes))
+		for i, n := range a.nodes {
+			quoted[i] = strconv.Quote(n)
+		}
+		fmt.Fprintf(stderr, "multinic-agent status: no multi_interface row has attached_node_name %s; set NODE_NAME to the name the controller uses (multinic-agent doctor lists names that look close).\n", strings.Join(quoted, " or "))
 	}
 	if !all {
 		return 1

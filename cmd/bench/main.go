@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Command bench measures multinic-agent: the idle cycle and convergence of
 // the real agent binary inside a network namespace against MariaDB, and a
 // simulated fleet polling one MariaDB. It writes the figures to a JSON file

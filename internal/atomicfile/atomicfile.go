@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package atomicfile replaces files so that a crash leaves either the old
 // or the new content, never a mix.
 package atomicfile

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package config loads the agent's settings from defaults, a KEY=VALUE file,
 // the environment and command-line flags, in rising order of precedence.
 package config
@@ -11,6 +14,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,8 +59,28 @@ type Config struct {
 
 	// File is the config file that was read ("" when none was).
 	File string
-	// Unknown lists keys of the config file that the agent does not know.
-	Unknown []string
+	// Unknown lists keys of the config file that the agent does not know,
+	// sorted; Previous those of the previous generation of multinic-agent
+	// (see PreviousKeys), which are accepted and ignored.
+	Unknown, Previous []string
+	// Ignored says which lines of the config file were ignored, as systemd
+	// ignores them (no "=", an invalid name), without quoting them.
+	Ignored []string
+
+	// fileMode is the config file's permission bits; filePassword is set
+	// when the file gives DB_PASSWORD a value.
+	fileMode     fs.FileMode
+	filePassword bool
+}
+
+// PreviousKeys are the keys only the previous generation of multinic-agent
+// read, each with what replaced it: a config.env carried over from it
+// starts with a warning per key, not an error.
+var PreviousKeys = map[string]string{
+	"MAX_RETRIES":     "replaced by the per-row backoff (BACKOFF_ENABLED, BACKOFF_MULTIPLIER, BACKOFF_MAX_INTERVAL): a failing row is retried until it converges",
+	"RETRY_DELAY":     "replaced by the per-row backoff: a failing row waits POLL_INTERVAL × BACKOFF_MULTIPLIER^failures, at most BACKOFF_MAX_INTERVAL",
+	"COMMAND_TIMEOUT": "no longer needed: every tool the agent runs has its own time limit",
+	"BACKUP_DIR":      "no longer needed: the agent keeps the previous agent's files it replaces under ROOT_DIR/var/lib/multinic-agent/previous-agent",
 }
 
 type key struct {
@@ -95,7 +119,7 @@ var keys = []key{
 	{"HEALTH_PORT", "8080", "health and metrics port (0 turns the listener off)", intIn(0, 65535, func(c *Config, n int) { c.HealthPort = n })},
 	{"HEALTH_ADDR", "", "health and metrics address (empty: all addresses)", func(c *Config, v string) error { c.HealthAddr = v; return nil }},
 	{"NODE_NAME", "", "attached_node_name to match (default: the hostname, short or full)", func(c *Config, v string) error { c.NodeName = v; return nil }},
-	{"NETWORK_BACKEND", "auto", "auto, netplan, ifcfg, keyfile or networkd", oneOf(func(c *Config, v string) { c.NetworkBackend = v }, "auto", "netplan", "ifcfg", "keyfile", "networkd")},
+	{"NETWORK_BACKEND", "auto", "auto (what manages the node's network), netplan, ifcfg, keyfile, networkd or ifupdown", oneOf(func(c *Config, v string) { c.NetworkBackend = v }, "auto", "netplan", "ifcfg", "keyfile", "networkd", "ifupdown")},
 	{"ROOT_DIR", "/", "prefix of every file read or written", parseRoot},
 	{"PROTECTED_INTERFACES", "", "comma-separated link names never touched", parseProtected},
 	{"ACTIVATE", "auto", "auto (run the backend's tools) or none (netlink only)", oneOf(func(c *Config, v string) { c.Activate = v }, "auto", "none")},
@@ -163,10 +187,16 @@ func Load(f *Flags, getenv func(string) (string, bool)) (*Config, error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
-		if file, err = envfile.Parse(path, data); err != nil {
-			return nil, fmt.Errorf("config file %s", err)
+		var ignored []envfile.Ignored
+		file, ignored = envfile.Read(data)
+		for _, i := range ignored {
+			c.Ignored = append(c.Ignored, fmt.Sprintf("%s line %d: %s; systemd ignores the line, and so does the agent", path, i.Line, i.Why))
 		}
 		c.File = path
+		c.filePassword = file["DB_PASSWORD"] != ""
+		if st, err := os.Stat(path); err == nil {
+			c.fileMode = st.Mode().Perm()
+		}
 	case errors.Is(err, fs.ErrNotExist) && !configExplicit:
 	default:
 		return nil, fmt.Errorf("cannot read config file: %w", err)
@@ -194,10 +224,16 @@ func Load(f *Flags, getenv func(string) (string, bool)) (*Config, error) {
 		}
 	}
 	for name := range file {
-		if !known[name] {
+		switch {
+		case known[name]:
+		case PreviousKeys[name] != "":
+			c.Previous = append(c.Previous, name)
+		default:
 			c.Unknown = append(c.Unknown, name)
 		}
 	}
+	slices.Sort(c.Unknown)
+	slices.Sort(c.Previous)
 	if c.DBMaxIdleConns > c.DBMaxOpenConns {
 		return nil, fmt.Errorf("invalid DB_MAX_IDLE_CONNS=%d: must not exceed DB_MAX_OPEN_CONNS=%d", c.DBMaxIdleConns, c.DBMaxOpenConns)
 	}
@@ -205,6 +241,28 @@ func Load(f *Flags, getenv func(string) (string, bool)) (*Config, error) {
 		return nil, fmt.Errorf("invalid DB_TLS_CA=%q: only used with DB_TLS=true (DB_TLS is %q)", c.DBTLSCA, c.DBTLS)
 	}
 	return c, nil
+}
+
+// CheckDatabase reports a database setting that cannot work, for the
+// commands that connect: an empty DB_USER (there is no default user).
+func (c *Config) CheckDatabase() error {
+	if c.DBUser == "" {
+		where := "in " + DefaultFile
+		if c.File != "" {
+			where = "in " + c.File
+		}
+		return fmt.Errorf("DB_USER is not set: set it %s or in the environment to the database user the agent connects as", where)
+	}
+	return nil
+}
+
+// PermissionWarning returns a sentence when the config file gives
+// DB_PASSWORD a value and group or others may read it; "" otherwise.
+func (c *Config) PermissionWarning() string {
+	if c.File == "" || !c.filePassword || c.fileMode&0o077 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("config file %s holds DB_PASSWORD but is mode %04o, readable by group or others: run chmod 600 %s", c.File, c.fileMode, c.File)
 }
 
 // Path returns p (an absolute path on the node) under RootDir.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package config
 
 import (
@@ -82,10 +85,13 @@ func TestPasswordNeverShown(t *testing.T) {
 }
 
 func TestConfigFileErrors(t *testing.T) {
-	if _, err := load(t, "DB_HOST\n", nil); err == nil || !strings.Contains(err.Error(), "line 1") {
-		t.Errorf("line without =: %v", err)
+	// A line without "=" is ignored, as systemd's EnvironmentFile= ignores
+	// it, and reported by its number only: it may hold a password.
+	c, err := load(t, "DB_HOST=db1\nDB_PASSWORD S3cr3t\n", nil)
+	if err != nil || len(c.Ignored) != 1 || !strings.Contains(c.Ignored[0], "line 2") || strings.Contains(c.Ignored[0], "S3cr3t") || c.DBHost != "db1" || c.DBPassword != "" {
+		t.Errorf("line without =: %+v %v", c, err)
 	}
-	c, err := load(t, "# comment\n; other\n\nDB_HOTS=x\n", nil)
+	c, err = load(t, "# comment\n; other\n\nDB_HOTS=x\n", nil)
 	if err != nil || len(c.Unknown) != 1 || c.Unknown[0] != "DB_HOTS" {
 		t.Errorf("unknown key: %v %v", c.Unknown, err)
 	}
@@ -94,6 +100,27 @@ func TestConfigFileErrors(t *testing.T) {
 	fs.Parse([]string{"--config", "/nonexistent/config.env"})
 	if _, err := Load(f, func(string) (string, bool) { return "", false }); err == nil {
 		t.Error("an explicit missing --config file is not an error")
+	}
+}
+
+func TestPreviousAgentKeysAreAcceptedAndNamed(t *testing.T) {
+	c, err := load(t, "MAX_RETRIES=3\nRETRY_DELAY=2s\nCOMMAND_TIMEOUT=30s\nBACKUP_DIR=/var/lib/multinic/backups\nDB_HOTS=x\nPOLL_INTERVAL=10s\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"BACKUP_DIR", "COMMAND_TIMEOUT", "MAX_RETRIES", "RETRY_DELAY"}; strings.Join(c.Previous, " ") != strings.Join(want, " ") {
+		t.Errorf("previous agent's keys %v, want %v", c.Previous, want)
+	}
+	if strings.Join(c.Unknown, " ") != "DB_HOTS" {
+		t.Errorf("unknown keys %v, want only DB_HOTS", c.Unknown)
+	}
+	for _, k := range c.Previous {
+		if PreviousKeys[k] == "" {
+			t.Errorf("%s: no sentence saying what replaced it", k)
+		}
+	}
+	if c.PollInterval != 10*time.Second {
+		t.Errorf("the keys around them were not read: POLL_INTERVAL %s", c.PollInterval)
 	}
 }
 
@@ -110,5 +137,62 @@ func TestNodeNames(t *testing.T) {
 	}
 	if short, _, ok := strings.Cut(host, "."); ok && (len(n) != 2 || n[1] != short) {
 		t.Errorf("short name missing: %v", n)
+	}
+}
+
+func TestEmptyDBUserIsAnErrorNamingTheKey(t *testing.T) {
+	c, err := load(t, "DB_HOST=db.example\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.CheckDatabase()
+	if err == nil || !strings.HasPrefix(err.Error(), "DB_USER is not set: set it in "+c.File) {
+		t.Fatalf("empty DB_USER: %v", err)
+	}
+	c, err = load(t, "DB_HOST=db.example\n", map[string]string{"DB_USER": "agent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckDatabase(); err != nil {
+		t.Errorf("DB_USER from the environment: %v", err)
+	}
+}
+
+func TestPermissionWarningForAReadablePassword(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		mode os.FileMode
+		file string
+		warn bool
+	}{
+		{"0600 with a password", 0o600, "DB_USER=a\nDB_PASSWORD=pw\n", false},
+		{"0644 with a password", 0o644, "DB_USER=a\nDB_PASSWORD=pw\n", true},
+		{"0640 with a password", 0o640, "DB_USER=a\nDB_PASSWORD=pw\n", true},
+		{"0604 with a password", 0o604, "DB_USER=a\nDB_PASSWORD=pw\n", true},
+		{"0644 without a password", 0o644, "DB_USER=a\n#DB_PASSWORD=\n", false},
+	} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		f := RegisterFlags(fs)
+		p := filepath.Join(t.TempDir(), "config.env")
+		if err := os.WriteFile(p, []byte(c.file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := fs.Parse([]string{"--config", p}); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(f, func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := cfg.PermissionWarning()
+		if got := w != ""; got != c.warn {
+			t.Errorf("%s: warning %q, want one: %v", c.name, w, c.warn)
+		}
+		if c.warn && (!strings.Contains(w, p) || !strings.Contains(w, "chmod 600 "+p) || strings.Contains(w, "=pw") || strings.Contains(w, ". ") || strings.Contains(w, "\n")) {
+			t.Errorf("%s: %q should be one sentence naming the file and the fix", c.name, w)
+		}
 	}
 }

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package daemon is the long-running loop: a reconcile at start, then one
 // every poll interval (with jitter and backoff), and one soon after the
 // kernel reports a change to a NIC the rows name.
@@ -10,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/health"
@@ -28,6 +32,11 @@ type Daemon struct {
 	// Debounce is how long to wait after a kernel change for more before
 	// reconciling.
 	Debounce time.Duration
+	// EventGap is the shortest time between two cycles that kernel changes
+	// trigger: a flapping link cannot make the agent read the database
+	// more often than that. While cycles fail, kernel changes trigger none:
+	// the poll, with its backoff, retries.
+	EventGap time.Duration
 	// Notify sends a systemd notification (READY=1, WATCHDOG=1,
 	// STOPPING=1); nil when not run by systemd.
 	Notify func(state string)
@@ -42,9 +51,33 @@ type Daemon struct {
 	// watched are the link indexes and MACs whose changes trigger a cycle.
 	watchIdx map[int]bool
 	watchMAC map[string]bool
-	// known are the link indexes seen so far: a new link may be a NIC whose
-	// row was written after the last read, so it triggers a cycle too.
-	known map[int]bool
+	// seen is what the agent sets on each link seen so far (a new link may
+	// be a NIC whose row was written after the last read, so it triggers a
+	// cycle too); a change of carrier alone changes none of it.
+	seen         map[int]linkState
+	lastEvent    time.Time
+	requests     chan struct{}
+	requestsOnce sync.Once
+}
+
+func (d *Daemon) requested() chan struct{} {
+	d.requestsOnce.Do(func() { d.requests = make(chan struct{}, 1) })
+	return d.requests
+}
+
+// Request asks for a cycle now; requests that come while one is pending,
+// or sooner than EventGap after the last one, are served by that one.
+func (d *Daemon) Request() {
+	select {
+	case d.requested() <- struct{}{}:
+	default:
+	}
+}
+
+type linkState struct {
+	name, mac string
+	mtu       int
+	up        bool
 }
 
 func (d *Daemon) notify(state string) {
@@ -64,10 +97,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// dump links and routes again.
 		d.Rec.TrustKernelEvents()
 	}
-	d.known = map[int]bool{}
+	d.seen = map[int]linkState{}
 	if ls, err := d.Links.List(); err == nil {
 		for _, l := range ls {
-			d.known[l.Index] = true
+			d.seen[l.Index] = linkState{name: l.Name, mac: l.MAC, mtu: l.MTU, up: l.Up}
 		}
 	}
 	d.cycle(ctx, "start")
@@ -77,7 +110,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer poll.Stop()
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
-	pending := false
+	pending, why := false, ""
 	var tick <-chan time.Time
 	if d.Watchdog > 0 {
 		t := time.NewTicker(d.Watchdog)
@@ -102,15 +135,30 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			d.Rec.Invalidate()
 			if d.relevant(c) && !pending {
-				pending = true
+				pending, why = true, "netlink"
 				debounce.Reset(d.Debounce)
 			}
+		case <-d.requested():
+			if !pending {
+				pending, why = true, "request"
+				debounce.Reset(0)
+			}
 		case <-debounce.C:
+			if wait := d.EventGap - time.Since(d.lastEvent); wait > 0 {
+				debounce.Reset(wait)
+				continue
+			}
 			pending = false
+			if d.level > 0 && why == "netlink" {
+				// The last cycle failed (the database, say): the poll's
+				// backoff decides when to try again, not the kernel.
+				continue
+			}
 			// Our own changes raise events too: they cost one more cycle,
 			// which finds nothing to do. Dropping them could lose a change
 			// made by hand during this cycle.
-			d.cycle(ctx, "netlink")
+			d.lastEvent = time.Now()
+			d.cycle(ctx, why)
 		}
 	}
 }
@@ -121,11 +169,25 @@ func (d *Daemon) relevant(c links.Change) bool {
 	if c.Route {
 		return false
 	}
-	isNew := !c.Addr && !c.Lost && !d.known[c.Index]
-	if !c.Addr {
-		d.known[c.Index] = true
+	if c.Lost {
+		return true
 	}
-	return c.Lost || isNew || d.watchIdx[c.Index] || (c.MAC != "" && d.watchMAC[c.MAC]) || strings.HasPrefix(c.Name, "multinic")
+	if c.Addr {
+		return d.watchIdx[c.Index]
+	}
+	now := linkState{name: c.Name, mac: c.MAC, mtu: c.MTU, up: c.Up}
+	before, known := d.seen[c.Index]
+	d.seen[c.Index] = now
+	switch {
+	case c.Gone:
+		delete(d.seen, c.Index)
+		return d.watchIdx[c.Index]
+	case !known:
+		return true
+	case before == now:
+		return false // the carrier, or something else the agent does not set
+	}
+	return d.watchIdx[c.Index] || (c.MAC != "" && d.watchMAC[c.MAC]) || strings.HasPrefix(c.Name, "multinic") || strings.HasPrefix(before.name, "multinic")
 }
 
 func (d *Daemon) cycle(ctx context.Context, why string) {
@@ -180,9 +242,14 @@ func (d *Daemon) snapshot(res reconcile.Result, err error) health.Snapshot {
 		Backend:     d.Rec.Backend.Name(),
 		Interfaces:  prev.Interfaces,
 	}
+	if p := d.Rec.Problem(); p != nil {
+		s.Problem = p.Error()
+	}
 	if err != nil {
 		if errors.Is(err, reconcile.ErrDB) {
 			s.DBError = err.Error()
+		} else {
+			s.NodeError = err.Error()
 		}
 		if res.Rows == nil {
 			// Nothing was read: the interfaces are as last seen.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package daemon
 
 import (
@@ -9,6 +12,7 @@ import (
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/health"
+	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/metrics"
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
@@ -74,4 +78,38 @@ func counter(t *testing.T, m *metrics.Metrics, name, label string) float64 {
 	}
 	t.Fatalf("no %s{%s}", name, label)
 	return 0
+}
+
+func TestWhichKernelChangesTriggerACycle(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	managed := links.Change{Index: 5, Name: "multinic0", MAC: mac, MTU: 1500, Up: true}
+	cases := []struct {
+		name   string
+		change func(links.Change) links.Change
+		want   bool
+	}{
+		{"the carrier alone (a flapping link)", func(c links.Change) links.Change { return c }, false},
+		{"the MTU changed by hand", func(c links.Change) links.Change { c.MTU = 9000; return c }, true},
+		{"taken down by hand", func(c links.Change) links.Change { c.Up = false; return c }, true},
+		{"renamed by someone else", func(c links.Change) links.Change { c.Name = "eth7"; return c }, true},
+		{"unplugged", func(c links.Change) links.Change { c.Gone = true; return c }, true},
+		{"an address of it changed", func(c links.Change) links.Change { return links.Change{Index: 5, Addr: true} }, true},
+		{"an address of another link changed", func(c links.Change) links.Change { return links.Change{Index: 9, Addr: true} }, false},
+		{"a new link (a hot-plugged NIC)", func(c links.Change) links.Change {
+			return links.Change{Index: 12, Name: "eth3", MAC: "fa:16:3e:00:00:03", MTU: 1500}
+		}, true},
+		{"an unrelated link's MTU", func(c links.Change) links.Change { return links.Change{Index: 7, Name: "veth1", MTU: 9000} }, false},
+		{"events were lost", func(c links.Change) links.Change { return links.Change{Lost: true} }, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := &Daemon{
+				seen:     map[int]linkState{5: {name: "multinic0", mac: mac, mtu: 1500, up: true}, 7: {name: "veth1", mtu: 1500}},
+				watchIdx: map[int]bool{5: true}, watchMAC: map[string]bool{mac: true},
+			}
+			if got := d.relevant(c.change(managed)); got != c.want {
+				t.Errorf("relevant = %v, want %v", got, c.want)
+			}
+		})
+	}
 }

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package envfile
 
 import "testing"
@@ -17,6 +20,22 @@ func FuzzParse(f *testing.F) {
 			if !validKey(k) {
 				t.Fatalf("accepted invalid key %q from %q", k, data)
 			}
+		}
+	})
+}
+
+func FuzzQuote(f *testing.F) {
+	for _, s := range []string{"plain", "", " a b ", `it's $"\`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		q, err := Quote(v)
+		if err != nil {
+			return
+		}
+		got, err := Parse("fuzz", []byte("KEY="+q+"\n"))
+		if err != nil || got["KEY"] != v {
+			t.Fatalf("KEY=%s read back as %q (%v), want %q", q, got["KEY"], err, v)
 		}
 	})
 }

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package health serves the agent's HTTP surface: the JSON status on /,
 // liveness on /healthz, readiness on /readyz and Prometheus metrics on
 // /metrics. Handlers only read a snapshot, so a slow or dead database never
@@ -7,6 +10,7 @@ package health
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -38,8 +42,12 @@ type Snapshot struct {
 	Cycled      bool
 	DBConnected bool
 	DBError     string
-	LastSync    time.Time // end of the last cycle that reached the database
-	Backend     string
+	// NodeError is why the last cycle could not read the node (its links
+	// or files); Problem what keeps the agent from working as it should
+	// although its cycles run (its state file, say).
+	NodeError, Problem string
+	LastSync           time.Time // end of the last cycle that reached the database
+	Backend            string
 	// ProcessedVMs and FailedConfigs count rows applied successfully and
 	// row failures since start.
 	ProcessedVMs  int64
@@ -52,8 +60,10 @@ type Snapshot struct {
 // database was not reached (or no cycle has run yet).
 func (s Snapshot) Status() string {
 	switch {
-	case !s.Cycled || !s.DBConnected:
+	case !s.Cycled || !s.DBConnected || s.NodeError != "":
 		return Unhealthy
+	case s.Problem != "":
+		return Degraded
 	}
 	for _, i := range s.Interfaces {
 		if i.State != "configured" {
@@ -70,10 +80,11 @@ type State struct {
 	// /healthz fails.
 	liveness time.Duration
 
-	mu    sync.Mutex
-	snap  Snapshot
-	beat  time.Time
-	clock func() time.Time
+	mu      sync.Mutex
+	snap    Snapshot
+	managed map[netip.Addr]bool
+	beat    time.Time
+	clock   func() time.Time
 }
 
 // NewState starts the uptime clock.
@@ -84,10 +95,25 @@ func NewState(liveness time.Duration) *State {
 
 // Set replaces the snapshot and counts as a heartbeat.
 func (s *State) Set(snap Snapshot) {
+	managed := map[netip.Addr]bool{}
+	for _, i := range snap.Interfaces {
+		if p, err := netip.ParsePrefix(i.Address); err == nil {
+			managed[p.Addr()] = true
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.snap = snap
+	s.managed = managed
 	s.beat = s.clock()
+}
+
+// Managed reports whether a is the address of a row's NIC: the health port
+// does not answer there (tenant networks).
+func (s *State) Managed(a netip.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.managed[a]
 }
 
 // Get returns the current snapshot.
@@ -128,7 +154,9 @@ type report struct {
 }
 
 type components struct {
-	Database       component `json:"database"`
+	Database component `json:"database"`
+	// Node is the agent's hold on the node: its links, files and state.
+	Node           component `json:"node"`
 	NetworkManager struct {
 		Type string `json:"type"`
 	} `json:"network_manager"`
@@ -161,6 +189,10 @@ func (s *State) report() report {
 		r.Components.Database.Error = "no reconcile has run yet"
 	}
 	r.Components.NetworkManager.Type = snap.Backend
+	r.Components.Node = component{Healthy: snap.NodeError == "" && snap.Problem == "", Error: snap.NodeError}
+	if r.Components.Node.Error == "" {
+		r.Components.Node.Error = snap.Problem
+	}
 	if r.Interfaces == nil {
 		r.Interfaces = []Interface{}
 	}
@@ -191,8 +223,12 @@ func Handler(s *State, g prometheus.Gatherer) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		snap := s.Get()
-		if !snap.Cycled || !snap.DBConnected {
+		switch {
+		case !snap.Cycled || !snap.DBConnected:
 			http.Error(w, "the last reconcile did not reach the database", http.StatusServiceUnavailable)
+			return
+		case snap.NodeError != "":
+			http.Error(w, "the last reconcile could not read the node: "+snap.NodeError, http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ok\n"))

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package ifcfg renders and reads the agent's ifcfg files
 // (/etc/sysconfig/network-scripts/ifcfg-multinicN, RHEL/CentOS 7 and 8) and
 // activates them through nmcli. DEVICE and HWADDR keep the name across a
@@ -113,4 +116,58 @@ func (b Backend) Parse(path string, content []byte) (netconf.Iface, error) {
 // Activate implements netconf.Backend through nmcli.
 func (Backend) Activate(ctx context.Context, root string, changed []string) error {
 	return nmcli.Activate(ctx, root, changed, Path)
+}
+
+// legacyKeys are the keys the previous generation of multinic-agent wrote.
+var legacyKeys = map[string]bool{
+	"DEVICE": true, "NAME": true, "TYPE": true, "ONBOOT": true, "BOOTPROTO": true,
+	"IPADDR": true, "PREFIX": true, "MTU": true, "HWADDR": true,
+}
+
+// ParseLegacy implements netconf.LegacyParser: the previous agent's
+// DEVICE, NAME, TYPE=Ethernet, ONBOOT=yes, BOOTPROTO=none, IPADDR+PREFIX,
+// MTU and HWADDR, without comments, and nothing else. It wrote IPADDR for
+// IPv6 addresses too.
+func (b Backend) ParseLegacy(path string, content []byte) (netconf.Iface, error) {
+	name, ok := b.Owns(path)
+	if !ok {
+		return netconf.Iface{}, fmt.Errorf("%s is not a multinic-agent ifcfg path", path)
+	}
+	i := netconf.Iface{Name: name}
+	if bytes.Contains(content, []byte("#")) {
+		return i, fmt.Errorf("%s has comments, which the previous multinic-agent never wrote", path)
+	}
+	v, err := envfile.Parse(path, content)
+	if err != nil {
+		return i, err
+	}
+	for k := range v {
+		if !legacyKeys[k] {
+			return i, fmt.Errorf("%s: %s is not a key the previous multinic-agent wrote", path, k)
+		}
+	}
+	for k, want := range map[string]string{"DEVICE": name, "NAME": name, "TYPE": "Ethernet", "ONBOOT": "yes", "BOOTPROTO": "none"} {
+		if v[k] != want {
+			return i, fmt.Errorf("%s: %s is %q, not %q", path, k, v[k], want)
+		}
+	}
+	if i.MAC, err = netconf.NormalMAC(v["HWADDR"]); err != nil {
+		return i, fmt.Errorf("%s: HWADDR: %w", path, err)
+	}
+	if m, ok := v["MTU"]; ok {
+		if i.MTU, err = netconf.ParseMTU(m); err != nil {
+			return i, fmt.Errorf("%s: MTU: %w", path, err)
+		}
+	}
+	ip, hasIP := v["IPADDR"]
+	prefix, hasPrefix := v["PREFIX"]
+	switch {
+	case hasIP != hasPrefix:
+		return i, fmt.Errorf("%s: IPADDR and PREFIX come together", path)
+	case hasIP:
+		if i.Addr, err = netconf.ParsePrefix(ip + "/" + prefix); err != nil {
+			return i, fmt.Errorf("%s: IPADDR/PREFIX: %w", path, err)
+		}
+	}
+	return i, nil
 }

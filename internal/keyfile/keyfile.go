@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package keyfile renders and reads the agent's NetworkManager keyfiles
 // (/etc/NetworkManager/system-connections/multinicN.nmconnection, RHEL 9
 // and later, Fedora) plus the .link file that keeps the name across a
@@ -11,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -81,10 +85,52 @@ func (Backend) Render(i netconf.Iface) []netconf.File {
 		v6 = []*unit.UnitOption{unit.NewUnitOption("ipv6", "method", "manual"), unit.NewUnitOption("ipv6", "address1", i.Addr.String())}
 	}
 	opts = append(append(opts, v4...), v6...)
+	// The mark NetworkManager keeps when it rewrites the file (it drops
+	// comments): user data, namespaced as it asks.
+	opts = append(opts, unit.NewUnitOption("user", markKey, fmt.Sprintf("row %d", i.RowID)))
 	var b bytes.Buffer
 	b.WriteString(netconf.Header(i.RowID))
 	io.Copy(&b, unit.Serialize(opts))
 	return []netconf.File{{Path: Path(i.Name), Mode: 0o600, Content: b.Bytes()}, networkd.RenderLink(i)}
+}
+
+// markKey is the agent's [user] setting in its keyfiles.
+const markKey = "multinic-agent.managed"
+
+var markRE = regexp.MustCompile(`(?m)^\[user\]\n(?:[^\[].*\n)*?` + regexp.QuoteMeta(markKey) + `=row ([0-9]+)\s*$`)
+
+// HasMark implements netconf.Marked: the [user] setting, which
+// NetworkManager keeps when it rewrites the file.
+func (Backend) HasMark(content []byte) bool { return markRE.Match(content) }
+
+// Canonical implements netconf.Canonical: a keyfile's settings, whatever
+// their order and comments, without the defaults NetworkManager leaves out,
+// the empty ones and the time it last activated the profile, with MAC
+// addresses in one case. A .link file is its content.
+func (Backend) Canonical(path string, content []byte) []byte {
+	if strings.HasSuffix(path, ".link") {
+		return content
+	}
+	opts, err := unit.DeserializeOptions(bytes.NewReader(content))
+	if err != nil {
+		return content
+	}
+	var lines []string
+	for _, o := range opts {
+		v := o.Value
+		switch k := o.Section + "." + o.Name; {
+		case k == "connection.autoconnect" && v == "true", v == "":
+			continue
+		case k == "connection.timestamp":
+			// NetworkManager records when it last activated the profile.
+			continue
+		case strings.HasSuffix(o.Name, "mac-address"):
+			v = strings.ToLower(v)
+		}
+		lines = append(lines, o.Section+"."+o.Name+"="+v)
+	}
+	slices.Sort(lines)
+	return []byte(strings.Join(lines, "\n"))
 }
 
 // Parse implements netconf.Backend.
@@ -99,7 +145,15 @@ func (b Backend) Parse(path string, content []byte) (netconf.Iface, error) {
 	i := netconf.Iface{Name: name}
 	var err error
 	if i.RowID, err = netconf.HeaderRow(content); err != nil {
-		return i, fmt.Errorf("%s: %w", path, err)
+		// NetworkManager rewrote the file without comments; the [user]
+		// setting says the row.
+		m := markRE.FindSubmatch(content)
+		if m == nil {
+			return i, fmt.Errorf("%s: %w, and no [user] %s", path, err, markKey)
+		}
+		if i.RowID, err = strconv.ParseInt(string(m[1]), 10, 64); err != nil {
+			return i, fmt.Errorf("%s: [user] %s: %w", path, markKey, err)
+		}
 	}
 	opts, err := unit.DeserializeOptions(bytes.NewReader(content))
 	if err != nil {

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package keyfile
 
 import (
@@ -8,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/netconf/netconftest"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
@@ -71,5 +75,56 @@ func TestNetworkManagerNormalizes(t *testing.T) {
 	cmd.Stdin = strings.NewReader(bad)
 	if err := cmd.Run(); err == nil {
 		t.Error("nmcli accepted a bad address: the check cannot fail")
+	}
+}
+
+// TestStaysOursWhenNetworkManagerRewritesIt feeds the agent's keyfile to
+// NetworkManager's own writer (nmcli --offline, as after `nmcli connection
+// modify` or a Cockpit edit): comments dropped, keys reordered, defaults
+// left out. The file is still the agent's, parses to the same interface,
+// and says the same as what the agent renders, unless the edit changed a
+// setting.
+func TestStaysOursWhenNetworkManagerRewritesIt(t *testing.T) {
+	testenv.RequireTool(t, "nmcli")
+	for name, iface := range netconftest.Samples {
+		f := Backend{}.Render(iface)[0]
+		rewrite := func(args ...string) []byte {
+			cmd := exec.Command("nmcli", append([]string{"--offline", "connection", "modify"}, args...)...)
+			cmd.Stdin = bytes.NewReader(f.Content)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%s: nmcli --offline connection modify %v: %v", name, args, err)
+			}
+			return out
+		}
+		same := rewrite("connection.autoconnect", "yes")
+		if bytes.Contains(same, []byte(netconf.Marker)) {
+			t.Fatalf("%s: NetworkManager kept the comment; the test proves nothing:\n%s", name, same)
+		}
+		if !(Backend{}).HasMark(same) {
+			t.Errorf("%s: the rewritten file lost the mark:\n%s", name, same)
+		}
+		got, err := Backend{}.Parse(f.Path, same)
+		if err != nil || got != iface {
+			t.Errorf("%s: the rewritten file parses to %+v (%v), want %+v:\n%s", name, got, err, iface, same)
+		}
+		if !netconf.Same(Backend{}, f.Path, same, f.Content) {
+			t.Errorf("%s: the rewritten file does not say the same:\n%s\n%s", name, Backend{}.Canonical(f.Path, same), Backend{}.Canonical(f.Path, f.Content))
+		}
+		// The running daemon also records when it activated the profile.
+		if stamped := bytes.Replace(same, []byte("[connection]\n"), []byte("[connection]\ntimestamp=1796158675\n"), 1); !netconf.Same(Backend{}, f.Path, stamped, f.Content) {
+			t.Errorf("%s: the activation time NetworkManager records makes the file differ", name)
+		}
+		if edited := rewrite("ipv4.dns", "10.0.0.53", "ipv4.method", "manual", "ipv4.addresses", "10.9.0.9/24"); netconf.Same(Backend{}, f.Path, edited, f.Content) {
+			t.Errorf("%s: a DNS server and an address added by hand say the same as the agent's file", name)
+		}
+	}
+	noMark := bytes.Replace(Backend{}.Render(netconftest.Samples["ipv4-mtu"])[0].Content, []byte("[user]"), []byte("[other]"), 1)
+	noMark = noMark[bytes.IndexByte(noMark, '\n')+1:]
+	if (Backend{}).HasMark(noMark) {
+		t.Error("a keyfile with neither the header nor the [user] setting has the mark")
+	}
+	if _, err := (Backend{}).Parse("/etc/NetworkManager/system-connections/multinic0.nmconnection", noMark); err == nil {
+		t.Error("a keyfile with neither the header nor the [user] setting parsed")
 	}
 }

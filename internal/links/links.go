@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package links reads and changes the kernel's network links through
 // netlink. It never runs or parses ip(8).
 package links
@@ -25,7 +28,10 @@ type Link struct {
 	Up   bool
 	Kind string
 	// Master is the index of the bond or bridge the link is a port of, or 0.
-	Master   int
+	Master int
+	// Parent is the index of the link this one sits on (a VLAN's or a
+	// macvlan's lower device), or 0.
+	Parent   int
 	Loopback bool
 	// Addrs are the addresses the agent manages: permanent addresses that
 	// are not link-local, sorted.
@@ -33,6 +39,9 @@ type Link struct {
 	// DADFailed are those of Addrs that IPv6 duplicate address detection
 	// found in use by another host: present, but never used by the kernel.
 	DADFailed []netip.Prefix
+	// RA is what the link learns from router advertisements. List leaves
+	// it unread (not Known); Handle.RA reads it for the links that matter.
+	RA RA
 }
 
 // Handle is a netlink socket bound to one network namespace.
@@ -41,6 +50,8 @@ type Handle struct {
 	// ns is the namespace for subscriptions; netns.None() means the
 	// process's own.
 	ns netns.NsHandle
+	// sysctl is where IPv6 settings are read and written ("" for /proc/sys).
+	sysctl string
 }
 
 // Open returns a handle in the calling thread's network namespace.
@@ -121,6 +132,7 @@ func (h *Handle) List() ([]Link, error) {
 			Up:        a.Flags&net.FlagUp != 0,
 			Kind:      l.Type(),
 			Master:    a.MasterIndex,
+			Parent:    a.ParentIndex,
 			Loopback:  a.Flags&net.FlagLoopback != 0,
 			Addrs:     byIndex[a.Index],
 			DADFailed: dadFailed[a.Index],
@@ -191,8 +203,8 @@ func (h *Handle) DefaultRouteLinks() (map[int]bool, error) {
 }
 
 // DefaultGateways returns the next hops of the main table's default routes.
-func (h *Handle) DefaultGateways() ([]netip.Addr, error) {
-	var out []netip.Addr
+func (h *Handle) DefaultGateways() ([]Gateway, error) {
+	var out []Gateway
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		routes, err := retry(func() ([]netlink.Route, error) { return h.nl.RouteList(nil, fam) })
 		if err != nil {
@@ -204,18 +216,28 @@ func (h *Handle) DefaultGateways() ([]netip.Addr, error) {
 					continue
 				}
 			}
-			gws := []net.IP{r.Gw}
+			hops := []Gateway{{Link: r.LinkIndex}}
+			hops[0].Addr, _ = netip.AddrFromSlice(r.Gw)
 			for _, nh := range r.MultiPath {
-				gws = append(gws, nh.Gw)
+				g := Gateway{Link: nh.LinkIndex}
+				g.Addr, _ = netip.AddrFromSlice(nh.Gw)
+				hops = append(hops, g)
 			}
-			for _, gw := range gws {
-				if a, ok := netip.AddrFromSlice(gw); ok && !slices.Contains(out, a.Unmap()) {
-					out = append(out, a.Unmap())
+			for _, g := range hops {
+				g.Addr = g.Addr.Unmap()
+				if g.Addr.IsValid() && !slices.Contains(out, g) {
+					out = append(out, g)
 				}
 			}
 		}
 	}
 	return out, nil
+}
+
+// Gateway is a default route's next hop.
+type Gateway struct {
+	Addr netip.Addr
+	Link int // the link it is reached through
 }
 
 // RouteLink returns the index of the link the kernel would use to reach ip.

@@ -1,10 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package links
 
 import (
 	"context"
+	"net"
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Change is a kernel event about a link or one of its addresses.
@@ -12,6 +17,12 @@ type Change struct {
 	Index int
 	Name  string // link events only
 	MAC   string // link events only
+	// MTU and Up (administrative) for link events: what the agent sets.
+	// A change of carrier alone leaves them as they were.
+	MTU int
+	Up  bool
+	// Gone is set when the link was deleted (a NIC unplugged).
+	Gone bool
 	// Addr is set for address events, Route for route events.
 	Addr, Route bool
 	// Lost means events may have been missed (the subscription broke or
@@ -55,7 +66,7 @@ func (h *Handle) Watch(ctx context.Context) (<-chan Change, error) {
 			case u, ok := <-lch:
 				if ok {
 					a := u.Attrs()
-					c := Change{Index: a.Index, Name: a.Name}
+					c := Change{Index: a.Index, Name: a.Name, MTU: a.MTU, Up: a.Flags&net.FlagUp != 0, Gone: u.Header.Type == unix.RTM_DELLINK}
 					if len(a.HardwareAddr) == 6 {
 						c.MAC = a.HardwareAddr.String()
 					}
@@ -64,7 +75,11 @@ func (h *Handle) Watch(ctx context.Context) (<-chan Change, error) {
 				}
 			case u, ok := <-ach:
 				if ok {
-					send(Change{Index: u.LinkIndex, Addr: true})
+					// Link-local addresses come and go with the carrier; the
+					// agent neither manages nor lists them.
+					if !u.LinkAddress.IP.IsLinkLocalUnicast() {
+						send(Change{Index: u.LinkIndex, Addr: true})
+					}
 					continue
 				}
 			case u, ok := <-rch:

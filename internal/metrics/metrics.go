@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package metrics defines the agent's Prometheus metrics (all named
 // multinic_*) and turns each cycle's result into observations.
 package metrics
@@ -35,6 +38,7 @@ type Metrics struct {
 	dbStatus       prometheus.Gauge
 	drifts         *prometheus.CounterVec
 	orphansDeleted prometheus.Counter
+	adopted        prometheus.Counter
 	errors         *prometheus.CounterVec
 	queryDuration  *prometheus.HistogramVec
 	interfaces     *prometheus.GaugeVec
@@ -73,11 +77,15 @@ func New(version, osType, node string, inFlight func() int64) *Metrics {
 	})
 	m.drifts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "multinic_configuration_drifts_total",
-		Help: "Differences found on configured interfaces, by what differed (file, name, mtu, address, state).",
+		Help: "Differences found on configured interfaces, by what differed (file, name, mtu, address, state, ra: the NIC learns from router advertisements again).",
 	}, []string{"drift_type"})
 	m.orphansDeleted = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "multinic_orphaned_interfaces_deleted_total",
 		Help: "Interfaces whose rows left the database and whose config was removed.",
+	})
+	m.adopted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "multinic_adopted_files_total",
+		Help: "Files of the previous generation of multinic-agent taken over (backed up and rewritten as the agent's own).",
 	})
 	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "multinic_errors_total",
@@ -107,7 +115,7 @@ func New(version, osType, node string, inFlight func() int64) *Metrics {
 	}, func() float64 { return float64(inFlight()) })
 
 	m.Registry.MustRegister(m.processed, m.ifaceDuration, m.cycles, m.cycleDuration, m.backoffLevel,
-		m.dbStatus, m.drifts, m.orphansDeleted, m.errors, m.queryDuration, m.interfaces, m.lastSuccess,
+		m.dbStatus, m.drifts, m.orphansDeleted, m.adopted, m.errors, m.queryDuration, m.interfaces, m.lastSuccess,
 		info, tasks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, s := range States {
@@ -116,7 +124,7 @@ func New(version, osType, node string, inFlight func() int64) *Metrics {
 	for _, s := range []string{"success", "failure"} {
 		m.processed.WithLabelValues(s)
 	}
-	for _, d := range []string{"file", "name", "mtu", "address", "state"} {
+	for _, d := range []string{"file", "name", "mtu", "address", "state", "ra"} {
 		m.drifts.WithLabelValues(d)
 	}
 	for _, e := range ErrorTypes {
@@ -157,6 +165,7 @@ func (m *Metrics) ObserveCycle(res reconcile.Result, err error, took time.Durati
 		for _, d := range row.Drifts {
 			m.drifts.WithLabelValues(d).Inc()
 		}
+		m.adopted.Add(float64(row.Adopted))
 		switch {
 		case row.Deferred || row.Skipped:
 		case row.Err != nil:

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package netconf holds what every configuration backend shares: the
 // interface description they render from, the files they own and the
 // Backend interface the reconciler drives.
@@ -24,6 +27,10 @@ const MaxInterfaces = 10
 // Marker starts the first line of every file the agent writes; a file
 // without it is never read as ours, rewritten or deleted.
 const Marker = "# Managed by multinic-agent"
+
+// HasMarker reports whether content starts with the marker: a file the
+// agent wrote.
+func HasMarker(content []byte) bool { return bytes.HasPrefix(content, []byte(Marker)) }
 
 // Header is the first line of every owned file.
 func Header(rowID int64) string {
@@ -61,8 +68,16 @@ type Owned struct {
 	Iface Iface
 	Err   error
 	// Foreign is set when the file lacks the marker: someone else's file at
-	// our path, which the agent must not touch.
+	// our path, which the agent must not touch. Err then says why it is
+	// not the previous agent's either, when the backend knows that shape.
 	Foreign bool
+	// Legacy is set when the file lacks the marker but is exactly what the
+	// previous generation of multinic-agent wrote there: it is adopted
+	// (backed up, rewritten as ours) like an owned file.
+	Legacy bool
+	// Unreadable is set when the file could not be read (Err says why):
+	// whose it is cannot be known, so it is never changed.
+	Unreadable bool
 }
 
 // Backend renders, parses and activates one family of configuration files.
@@ -81,6 +96,39 @@ type Backend interface {
 	// Activate makes the changed interfaces' files take effect (root is
 	// ROOT_DIR). It is called once per cycle, only when files changed.
 	Activate(ctx context.Context, root string, changed []string) error
+}
+
+// LegacyParser is implemented by the backends whose paths the previous
+// generation of multinic-agent also wrote, without the marker.
+type LegacyParser interface {
+	// ParseLegacy reads a file without the marker. It succeeds only for the
+	// shape the previous agent wrote, describing only the interface that
+	// the path names; the error says what differs.
+	ParseLegacy(path string, content []byte) (Iface, error)
+}
+
+// Marked is implemented by backends whose files carry the agent's mark in
+// a setting too, because the tool that owns the format drops comments when
+// it rewrites a file (NetworkManager).
+type Marked interface {
+	// HasMark reports whether content carries the agent's mark.
+	HasMark(content []byte) bool
+}
+
+// Canonical is implemented by backends whose files the tool that owns the
+// format rewrites in its own layout (keys reordered, defaults left out):
+// two contents with the same canonical form say the same thing.
+type Canonical interface {
+	Canonical(path string, content []byte) []byte
+}
+
+// Same reports whether a file's content says what want says, for backend b.
+func Same(b Backend, path string, content, want []byte) bool {
+	if bytes.Equal(content, want) {
+		return true
+	}
+	c, ok := b.(Canonical)
+	return ok && bytes.Equal(c.Canonical(path, content), c.Canonical(path, want))
 }
 
 // ErrUnavailable wraps an Activate error meaning the backend's tool or
@@ -103,9 +151,18 @@ func DaemonRuns(root, runDir string) bool {
 type Scanner struct {
 	Root     string
 	Backends []Backend
+	// Other, when set, picks files in the backends' directories that no
+	// backend owns, and Extra names more such files: they are read (with
+	// the same cache) and returned by Others, unparsed.
+	Other    func(path string) bool
+	Extra    []string
 	cache    map[string]cached
 	listings map[string]listing
+	others   []Owned
 }
+
+// Others returns the files Other picked in the last Scan.
+func (s *Scanner) Others() []Owned { return s.others }
 
 // listing is a directory's regular files, valid while the directory's own
 // inode and times are unchanged (creating, deleting or renaming an entry
@@ -151,11 +208,20 @@ func (s *Scanner) Scan() ([]Owned, error) {
 	}
 	next := make(map[string]cached, len(s.cache))
 	var out []Owned
+	s.others = s.others[:0]
+	other := func(p string) {
+		// Someone else's file: one that cannot be read claims nothing here.
+		if c, err := s.read(p, "", nil); err == nil {
+			next[p] = c
+			s.others = append(s.others, c.owned)
+		}
+	}
 	for _, dir := range dirs {
 		names, err := s.list(dir)
 		if err != nil {
 			return nil, err
 		}
+	files:
 		for _, base := range names {
 			p := filepath.Join(dir, base)
 			for _, b := range s.Backends {
@@ -164,14 +230,26 @@ func (s *Scanner) Scan() ([]Owned, error) {
 					continue
 				}
 				c, err := s.read(p, name, b)
-				if err != nil {
-					return nil, err
+				switch {
+				case errors.Is(err, fs.ErrNotExist):
+					continue files // removed since the listing
+				case err != nil:
+					// One file the agent cannot read stops only the row that
+					// would write it.
+					out = append(out, Owned{Path: p, Name: name, Err: err, Unreadable: true})
+					continue files
 				}
 				next[p] = c
 				out = append(out, c.owned)
-				break
+				continue files
+			}
+			if s.Other != nil && s.Other(p) {
+				other(p)
 			}
 		}
+	}
+	for _, p := range s.Extra {
+		other(p)
 	}
 	s.cache = next
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
@@ -229,10 +307,20 @@ func (s *Scanner) read(p, name string, b Backend) (cached, error) {
 		return cached{}, fmt.Errorf("reading %s: %w", full, err)
 	}
 	o := Owned{Path: p, Name: name, Content: data, Mode: st.Mode().Perm()}
-	if !bytes.HasPrefix(data, []byte(Marker)) {
+	marked, isMarked := b.(Marked)
+	switch lp, ok := b.(LegacyParser); {
+	case b == nil:
 		o.Foreign = true
-	} else {
+	case HasMarker(data), isMarked && marked.HasMark(data):
 		o.Iface, o.Err = b.Parse(p, data)
+	case ok:
+		if o.Iface, o.Err = lp.ParseLegacy(p, data); o.Err == nil {
+			o.Legacy = true
+		} else {
+			o.Foreign, o.Iface = true, Iface{}
+		}
+	default:
+		o.Foreign = true
 	}
 	// A file changed between the stat and the read, or just before, is read
 	// again next time.

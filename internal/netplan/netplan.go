@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package netplan renders and reads the agent's netplan files
 // (/etc/netplan/9N-multinicN.yaml) and activates them.
 package netplan
@@ -5,6 +8,7 @@ package netplan
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"regexp"
@@ -145,15 +149,104 @@ func (Backend) Activate(ctx context.Context, root string, changed []string) erro
 }
 
 func networkdVersion(ctx context.Context) int {
-	out, err := exec.CommandContext(ctx, "networkctl", "--version").Output()
+	out, err := netconf.Output(ctx, "networkctl", "--version")
 	if err != nil {
 		return 0
 	}
 	// "systemd 252 (252.39-1~deb12u2)"
-	f := strings.Fields(string(out))
+	f := strings.Fields(out)
 	if len(f) < 2 {
 		return 0
 	}
 	v, _ := strconv.Atoi(f[1])
 	return v
+}
+
+// legacyDoc is the file the previous generation of multinic-agent wrote: a
+// yaml.v3 Marshal of a map, so only these keys, sorted, and no comment.
+type legacyDoc struct {
+	Network struct {
+		Ethernets map[string]legacyEthernet `yaml:"ethernets"`
+		Version   int                       `yaml:"version"`
+	} `yaml:"network"`
+}
+
+type legacyEthernet struct {
+	Addresses []string `yaml:"addresses"`
+	DHCP4     *bool    `yaml:"dhcp4"`
+	Match     struct {
+		MACAddress string `yaml:"macaddress"`
+	} `yaml:"match"`
+	MTU     int    `yaml:"mtu"`
+	SetName string `yaml:"set-name"`
+}
+
+// ParseLegacy implements netconf.LegacyParser: the previous agent's
+// `network: {ethernets: {multinicN: {addresses, dhcp4: false, match:
+// {macaddress}, mtu, set-name}}, version: 2}` and nothing else.
+func (Backend) ParseLegacy(path string, content []byte) (netconf.Iface, error) {
+	name, ok := Backend{}.Owns(path)
+	if !ok {
+		return netconf.Iface{}, fmt.Errorf("%s is not a multinic-agent netplan path", path)
+	}
+	i := netconf.Iface{Name: name}
+	if bytes.Contains(content, []byte("#")) {
+		return i, fmt.Errorf("%s has comments, which the previous multinic-agent never wrote", path)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(content))
+	dec.KnownFields(true)
+	var doc legacyDoc
+	if err := dec.Decode(&doc); err != nil {
+		return i, fmt.Errorf("%s is not the previous multinic-agent's netplan file: %s", path, yamlError(err))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return i, fmt.Errorf("%s has more than one YAML document", path)
+	}
+	eth, ok := doc.Network.Ethernets[name]
+	switch {
+	case doc.Network.Version != 2:
+		return i, fmt.Errorf("%s: network.version is not 2", path)
+	case !ok || len(doc.Network.Ethernets) != 1:
+		return i, fmt.Errorf("%s: describes other interfaces than %s", path, name)
+	case eth.SetName != name:
+		return i, fmt.Errorf("%s: set-name is %q, not %s", path, eth.SetName, name)
+	case eth.DHCP4 != nil && *eth.DHCP4:
+		return i, fmt.Errorf("%s: dhcp4 is true", path)
+	case len(eth.Addresses) > 1:
+		return i, fmt.Errorf("%s: more than one address", path)
+	}
+	var err error
+	if i.MAC, err = netconf.NormalMAC(eth.Match.MACAddress); err != nil {
+		return i, fmt.Errorf("%s: match.macaddress: %w", path, err)
+	}
+	if len(eth.Addresses) == 1 {
+		if i.Addr, err = netconf.ParsePrefix(eth.Addresses[0]); err != nil {
+			return i, fmt.Errorf("%s: addresses: %w", path, err)
+		}
+	}
+	if eth.MTU != 0 {
+		if i.MTU, err = netconf.ParseMTU(strconv.Itoa(eth.MTU)); err != nil {
+			return i, fmt.Errorf("%s: mtu: %w", path, err)
+		}
+	}
+	return i, nil
+}
+
+var unknownField = regexp.MustCompile(`^(line \d+): field (\S+) not found in type \S+$`)
+
+// yamlError says on one line what a strict decode refused.
+func yamlError(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err.Error()
+	}
+	msgs := make([]string, len(te.Errors))
+	for k, e := range te.Errors {
+		if m := unknownField.FindStringSubmatch(e); m != nil {
+			e = fmt.Sprintf("%s: %s is not a key the previous multinic-agent wrote", m[1], m[2])
+		}
+		msgs[k] = e
+	}
+	return strings.Join(msgs, "; ")
 }

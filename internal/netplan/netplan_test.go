@@ -1,7 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package netplan
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/multinic-agent/multinic-agent/internal/atomicfile"
+	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/netconf/netconftest"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
@@ -98,4 +103,33 @@ func TestNetplanGenerateAccepts(t *testing.T) {
 	if out, err := exec.Command("netplan", "generate", "--root-dir", root).CombinedOutput(); err == nil {
 		t.Errorf("netplan accepted an address without prefix: %s", out)
 	}
+}
+
+func TestAdoptsPreviousAgentFiles(t *testing.T) {
+	netconftest.AdoptsPrevious(t, Backend{}, netconftest.PreviousNetplan, []netconftest.PreviousFile{
+		{
+			Path: "/etc/netplan/91-multinic1.yaml",
+			Desc: netconftest.Previous{Name: "multinic1", MAC: "FA:16:3E:00:00:01", Addr: "10.20.0.11/24", MTU: 9000},
+			Want: netconf.Iface{Name: "multinic1", MAC: "fa:16:3e:00:00:01", Addr: netip.MustParsePrefix("10.20.0.11/24"), MTU: 9000},
+		},
+		{
+			Path: "/etc/netplan/93-multinic3.yaml",
+			Desc: netconftest.Previous{Name: "multinic3", MAC: "fa:16:3e:00:00:03", MTU: 1500},
+			Want: netconf.Iface{Name: "multinic3", MAC: "fa:16:3e:00:00:03"},
+		},
+	}, map[string][2]string{
+		"routes":          {"            dhcp4: false\n", "            dhcp4: false\n            routes:\n                - to: default\n                  via: 10.20.0.1\n"},
+		"nameservers":     {"            dhcp4: false\n", "            dhcp4: false\n            nameservers:\n                addresses: [10.0.0.53]\n"},
+		"dhcp4 true":      {"dhcp4: false", "dhcp4: true"},
+		"a comment":       {"    version: 2", "    version: 2 # pinned"},
+		"version 1":       {"version: 2", "version: 1"},
+		"renderer":        {"    version: 2", "    renderer: networkd\n    version: 2"},
+		"two addresses":   {"- 10.20.0.11/24", "- 10.20.0.11/24\n                - 10.20.0.12/24"},
+		"other set-name":  {"set-name: multinic1", "set-name: eth1"},
+		"bad mac":         {"FA:16:3E:00:00:01", "not-a-mac"},
+		"bad address":     {"10.20.0.11/24", "10.20.0.300/24"},
+		"second ethernet": {"    version: 2", "        eth0:\n            dhcp4: true\n    version: 2"},
+		"unparsable":      {"network:", "network: : ["},
+		"second document": {"    version: 2\n", "    version: 2\n---\nnetwork: {}\n"},
+	})
 }

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package networkd renders and reads the agent's systemd-networkd files
 // (/etc/systemd/network/70-multinicN.link and .network) and reloads
 // networkd. The .link file alone is also what keeps the name across a

@@ -1,10 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package nmcli drives NetworkManager for the ifcfg and keyfile backends:
 // it loads (or unloads) the changed profile files and brings the loaded
 // ones up. It never restarts NetworkManager.
 package nmcli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -58,7 +60,21 @@ func Activate(ctx context.Context, root string, changed []string, path func(name
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	active, err := activeDevices(ctx)
+	if err != nil {
+		return err
+	}
 	for _, uuid := range up {
+		// A profile already active on its device is reapplied in place:
+		// `connection up` would take the device down and up again, which
+		// drops its addresses for a moment (a profile taken over from the
+		// previous agent, an MTU change). Settings NetworkManager cannot
+		// reapply make it fail; then the profile is brought up again.
+		if dev, ok := active[uuid]; ok {
+			if err := netconf.Run(ctx, "nmcli", "device", "reapply", dev); err == nil {
+				continue
+			}
+		}
 		if err := netconf.Run(ctx, "nmcli", "--wait", "30", "connection", "up", "uuid", uuid); err != nil {
 			return err
 		}
@@ -66,22 +82,34 @@ func Activate(ctx context.Context, root string, changed []string, path func(name
 	return nil
 }
 
+// activeDevices maps the UUID of each activated profile to its device.
+func activeDevices(ctx context.Context) (map[string]string, error) {
+	out, err := netconf.Output(ctx, "nmcli", "-t", "-f", "UUID,DEVICE,STATE", "connection", "show", "--active")
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Split(line, ":"); len(f) == 3 && f[2] == "activated" && f[1] != "" {
+			m[f[0]] = f[1]
+		}
+	}
+	return m, nil
+}
+
 func running(ctx context.Context) bool {
-	out, err := exec.CommandContext(ctx, "nmcli", "-t", "-f", "RUNNING", "general").Output()
-	return err == nil && strings.TrimSpace(string(out)) == "running"
+	out, err := netconf.Output(ctx, "nmcli", "-t", "-f", "RUNNING", "general")
+	return err == nil && strings.TrimSpace(out) == "running"
 }
 
 // profiles maps each loaded profile's file name to its UUID.
 func profiles(ctx context.Context) (map[string]string, error) {
-	cmd := exec.CommandContext(ctx, "nmcli", "-t", "-f", "UUID,FILENAME", "connection", "show")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := netconf.Output(ctx, "nmcli", "-t", "-f", "UUID,FILENAME", "connection", "show")
 	if err != nil {
-		return nil, fmt.Errorf("nmcli connection show: %v: %s", err, strings.TrimSpace(stderr.String()))
+		return nil, err
 	}
 	m := map[string]string{}
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		uuid, file, ok := strings.Cut(line, ":")
 		if ok {
 			m[strings.ReplaceAll(file, `\:`, ":")] = uuid

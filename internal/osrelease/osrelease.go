@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package osrelease reads /etc/os-release and maps the OS to the network
 // backend its nodes use.
 package osrelease
@@ -67,7 +70,8 @@ func (i Info) is(ids ...string) bool {
 // Backend is the NETWORK_BACKEND this OS uses, or "" when unknown.
 // Ubuntu uses netplan; RHEL and its rebuilds use ifcfg up to 8 and
 // NetworkManager keyfiles from 9 (ifcfg is deprecated in 9 and gone in 10);
-// Fedora uses keyfiles; Debian and other systemd distributions networkd.
+// Fedora uses keyfiles; Debian ifupdown; Arch and SUSE networkd (SUSE's
+// own wicked reads none of the agent's files).
 func (i Info) Backend() string {
 	switch {
 	case i.ID == "ubuntu" || (i.is("ubuntu") && i.ID != "debian"):
@@ -79,7 +83,9 @@ func (i Info) Backend() string {
 			return "ifcfg"
 		}
 		return "keyfile"
-	case i.is("debian", "arch", "suse", "opensuse"):
+	case i.is("debian"):
+		return "ifupdown"
+	case i.is("arch", "suse", "opensuse"):
 		return "networkd"
 	}
 	return ""

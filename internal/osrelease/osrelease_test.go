@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package osrelease
 
 import (
@@ -16,8 +19,9 @@ func TestBackend(t *testing.T) {
 		"ID=\"almalinux\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=10.0\n": "keyfile",
 		"ID=\"ol\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"8.10\"\n":                "ifcfg",
 		"ID=fedora\nVERSION_ID=41\n":                                          "keyfile",
-		"ID=debian\nVERSION_ID=\"12\"\n":                                      "networkd",
-		"ID=plan9\n":                                                          "",
+		"ID=debian\nVERSION_ID=\"12\"\n":                                      "ifupdown",
+		"ID=\"opensuse-leap\"\nID_LIKE=\"suse opensuse\"\nVERSION_ID=15.6\n":  "networkd",
+		"ID=plan9\n": "",
 	} {
 		p := filepath.Join(t.TempDir(), "os-release")
 		os.WriteFile(p, []byte(content), 0o644)

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package plan decides what a reconcile changes. Build is a pure function
 // of the rows, the live links and the owned files: it reads and writes
 // nothing, so every decision can be printed (`multinic-agent plan`) and
@@ -5,7 +8,6 @@
 package plan
 
 import (
-	"bytes"
 	"fmt"
 	"io/fs"
 	"net/netip"
@@ -14,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/multinic-agent/multinic-agent/internal/claims"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/store"
@@ -25,9 +28,15 @@ type Kind int
 // Actions, in the order they are applied for one interface.
 const (
 	WriteFile Kind = iota
+	// Adopt rewrites, as the agent's own, a file the previous generation
+	// of multinic-agent wrote at the same path; the old one is backed up.
+	Adopt
 	DeleteFile
 	Rename
 	SetMTU
+	// DisableRA sets the link's IPv6 accept_ra and autoconf to 0 before it
+	// is up: a managed NIC never learns addresses or routes from the network.
+	DisableRA
 	DelAddr
 	AddAddr
 	SetUp
@@ -45,7 +54,10 @@ type Action struct {
 	New   []byte
 	Mode  fs.FileMode // WriteFile: mode to write
 	// OldMode is the previous file's mode, for restoring it.
-	OldMode     fs.FileMode
+	OldMode fs.FileMode
+	// Backup is set when Old is the previous multinic-agent's file: a copy
+	// is kept before it is replaced or deleted.
+	Backup      bool
 	From, To    string // Rename
 	OldMTU, MTU int    // SetMTU
 	Addr        netip.Prefix
@@ -58,12 +70,16 @@ func (a Action) String() string {
 			return "create " + a.Path
 		}
 		return "rewrite " + a.Path
+	case Adopt:
+		return "adopt " + a.Path + " (written by the previous multinic-agent): back it up, rewrite it as the agent's own"
 	case DeleteFile:
 		return "delete " + a.Path
 	case Rename:
 		return fmt.Sprintf("rename %s -> %s", a.From, a.To)
 	case SetMTU:
 		return fmt.Sprintf("set mtu %d -> %d", a.OldMTU, a.MTU)
+	case DisableRA:
+		return "stop learning from router advertisements: IPv6 accept_ra 0, autoconf 0"
 	case DelAddr:
 		return "remove address " + a.Addr.String()
 	case AddAddr:
@@ -99,6 +115,18 @@ type Iface struct {
 	Err     error
 	ErrKind string
 	Actions []Action
+	// Claims are the entries of configuration that is not the agent's that
+	// also take in the row's NIC (by MAC or by the name it gets); the row
+	// fails when one of them takes effect on this node.
+	Claims []Claim
+}
+
+// Claim is another configuration's entry for a row's NIC.
+type Claim struct {
+	claims.Claim
+	// TakesEffect is set when something on this node reads it before the
+	// agent's own file.
+	TakesEffect bool
 }
 
 // Classes of Iface.Err.
@@ -121,9 +149,10 @@ func (i Iface) State() string {
 		return StateMissing
 	case len(i.Actions) == 0:
 		return StateConfigured
-	case i.Row.Success:
+	case i.Row.Success && slices.ContainsFunc(i.Actions, func(a Action) bool { return a.Drift != "" }):
 		return StateDrifted
 	}
+	// Taking over the previous agent's files is no drift.
 	return StatePending
 }
 
@@ -161,7 +190,20 @@ type Input struct {
 	Files []netconf.Owned
 	// Protected maps link indexes that must never be changed to the reason.
 	Protected map[int]string
-	Backend   netconf.Backend
+	// DefaultRoute holds the links carrying a default route. They are
+	// never changed either, but for the agent's own NICs (named multinicN,
+	// with the agent's files for their MAC): a route that arrives on one
+	// of those does not lock the agent out of it.
+	DefaultRoute map[int]bool
+	Backend      netconf.Backend
+	// Claims are what configuration that is not the agent's says about
+	// NICs, and ClaimsRead the families of it that take effect on this node.
+	Claims     []claims.Claim
+	ClaimsRead map[string]bool
+	// Reserved are addresses no row's subnet may take in: the database's
+	// and the default gateways'. The networks of the links the agent never
+	// changes are reserved too, from Links.
+	Reserved []Reserved
 	// PrevAbsent holds the orphan paths of the previous successful read.
 	PrevAbsent map[string]bool
 }
@@ -212,6 +254,7 @@ func Build(in Input) Plan {
 	// Validate every row; remember every MAC that has a row, valid or not,
 	// so that a row with a bad address never gets its NIC's files removed.
 	p.Ifaces = make([]Iface, len(rows))
+	slots := 0 // valid rows so far: only they take one of the ten names
 	rowMACs := map[string]bool{}
 	macRows := map[string][]int{}
 	addrRows := map[netip.Addr][]int{}
@@ -225,8 +268,12 @@ func Build(in Input) Plan {
 		if it.Want.MAC != "" {
 			rowMACs[it.Want.MAC] = true
 		}
-		if k >= netconf.MaxInterfaces && it.Err == nil {
-			it.fail(ErrValidation, fmt.Errorf("row %d: this node has %d rows and at most %d are configured (lowest ids first)", r.ID, len(rows), netconf.MaxInterfaces))
+		if it.Err == nil && len(macRows[it.Want.MAC]) == 0 {
+			// A bad row or a second row for a MAC takes no slot.
+			if slots >= netconf.MaxInterfaces {
+				it.fail(ErrValidation, fmt.Errorf("row %d: this node already has %d valid rows and at most %d are configured (lowest ids first)", r.ID, slots, netconf.MaxInterfaces))
+			}
+			slots++
 		}
 		if it.Err == nil {
 			macRows[it.Want.MAC] = append(macRows[it.Want.MAC], k)
@@ -237,6 +284,7 @@ func Build(in Input) Plan {
 	}
 	markDuplicates(p.Ifaces, macRows, "macaddress")
 	markDuplicates(p.Ifaces, addrRows, "address")
+	checkReserved(p.Ifaces, in)
 
 	// Find each row's NIC and refuse unsafe ones.
 	addrOwner := map[netip.Addr]*links.Link{}
@@ -260,12 +308,16 @@ func Build(in Input) Plan {
 		}
 		l := cands[0]
 		it.Link = l
-		if why, ok := in.Protected[l.Index]; ok {
+		if why, ok := protection(in, l); ok {
 			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) %s; it is never changed", it.Row.ID, l.Name, l.MAC, why))
 			continue
 		}
 		if l.Master != 0 {
 			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) is a port of another link (index %d); it is never changed", it.Row.ID, l.Name, l.MAC, l.Master))
+			continue
+		}
+		if up := upper(in.Links, l.Index); up != nil {
+			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) carries link %s (%s) on top of it, which a change would disturb; it is never changed", it.Row.ID, l.Name, l.MAC, up.Name, up.Kind))
 			continue
 		}
 		if slices.Contains(l.DADFailed, it.Want.Addr) {
@@ -280,6 +332,7 @@ func Build(in Input) Plan {
 	}
 
 	assignNames(p.Ifaces, in.Links, in.Files)
+	checkClaims(p.Ifaces, in)
 
 	// Decide each row's actions.
 	rendered := map[string]bool{}
@@ -295,7 +348,7 @@ func Build(in Input) Plan {
 		if it.Err != nil || it.Link == nil {
 			continue
 		}
-		acts, err := ifaceActions(it, want, in.Files, filesByPath)
+		acts, err := ifaceActions(it, in.Backend, want, in.Files, filesByPath)
 		if err != nil {
 			it.fail(ErrConflict, err)
 			continue
@@ -305,6 +358,138 @@ func Build(in Input) Plan {
 
 	p.Orphans, p.Absent = orphans(in, rowMACs, rendered, byMAC)
 	return p
+}
+
+// Reserved is an address or a network no row's subnet may take in.
+type Reserved struct {
+	Prefix netip.Prefix // a single address is a /32 or /128
+	What   string       // "the database address 192.0.2.1"
+	// Via is the index of the link a gateway is reached through: a gateway
+	// on the agent's own NIC (a route that arrived on it) is not reserved.
+	Via int
+}
+
+// Shortest subnets a row may have: a route wider than these would take
+// over much of what the node's default route carries.
+const (
+	MinBits4 = 8
+	MinBits6 = 16
+)
+
+// checkReserved fails the rows whose subnet would capture the node's own
+// routes: its default traffic, the route to the database or a gateway, or
+// the network of a link the agent never changes (the management network).
+func checkReserved(ifaces []Iface, in Input) {
+	var reserved []Reserved
+	for _, r := range in.Reserved {
+		if l := linkIndex(in.Links, r.Via); l != nil {
+			if _, ok := protection(in, l); !ok {
+				continue
+			}
+		}
+		reserved = append(reserved, r)
+	}
+	for k := range in.Links {
+		l := &in.Links[k]
+		if l.Loopback {
+			continue
+		}
+		if _, ok := protection(in, l); ok {
+			for _, a := range l.Addrs {
+				reserved = append(reserved, Reserved{Prefix: a.Masked(), What: fmt.Sprintf("the network of %s (%s), a link the agent never changes", l.Name, a.Masked())})
+			}
+		}
+	}
+	for k := range ifaces {
+		it := &ifaces[k]
+		if it.Err != nil || !it.Want.Addr.IsValid() {
+			continue
+		}
+		subnet := it.Want.Addr.Masked()
+		min := MinBits6
+		if subnet.Addr().Is4() {
+			min = MinBits4
+		}
+		if subnet.Bits() < min {
+			it.fail(ErrValidation, fmt.Errorf("row %d: subnet %s is wider than /%d: its route would take over what the node's default route carries; the subnet's cidr is wrong", it.Row.ID, subnet, min))
+			continue
+		}
+		for _, r := range reserved {
+			single := r.Prefix.IsSingleIP()
+			switch {
+			case single && subnet.Contains(r.Prefix.Addr()):
+				it.fail(ErrValidation, fmt.Errorf("row %d: subnet %s takes in %s: the NIC would capture the node's route to it; the subnet's cidr is wrong", it.Row.ID, subnet, r.What))
+			case !single && subnet.Overlaps(r.Prefix) && subnet.Bits() >= r.Prefix.Bits():
+				it.fail(ErrValidation, fmt.Errorf("row %d: subnet %s lies in %s: the NIC would capture part of it; the subnet's cidr is wrong", it.Row.ID, subnet, r.What))
+			default:
+				continue
+			}
+			break
+		}
+	}
+}
+
+// upper returns a link that sits on the link with index i (a VLAN, a
+// macvlan), or nil.
+func upper(ls []links.Link, i int) *links.Link {
+	for k := range ls {
+		if ls[k].Parent == i && ls[k].Index != i && upperKinds[ls[k].Kind] {
+			return &ls[k]
+		}
+	}
+	return nil
+}
+
+// upperKinds are the links that sit on another one and need it as it is;
+// a veth's peer is its parent in the kernel's terms, but not on top of it.
+var upperKinds = map[string]bool{"vlan": true, "macvlan": true, "macvtap": true, "ipvlan": true, "ipvtap": true, "vxlan": true}
+
+// linkIndex returns the link with index i, or nil.
+func linkIndex(ls []links.Link, i int) *links.Link {
+	for k := range ls {
+		if ls[k].Index == i {
+			return &ls[k]
+		}
+	}
+	return nil
+}
+
+// checkClaims records, for each named row, the configuration that is not
+// the agent's and also takes in its NIC, and fails the row when one such
+// entry takes effect on this node: two configurations would fight over it.
+func checkClaims(ifaces []Iface, in Input) {
+	for k := range ifaces {
+		it := &ifaces[k]
+		if it.Want.Name == "" {
+			continue
+		}
+		for _, c := range in.Claims {
+			if !c.Matches(it.Want.MAC, it.Want.Name) {
+				continue
+			}
+			effect := in.ClaimsRead[c.Family] && c.Wins(it.Want.Name)
+			it.Claims = append(it.Claims, Claim{Claim: c, TakesEffect: effect})
+			if it.Err == nil && effect {
+				it.fail(ErrConflict, fmt.Errorf("row %d: %s is not the agent's and also configures this NIC, and it takes effect on this node: the two would fight over %s at every boot and reload; remove that entry (for cloud-init, write `network: {config: disabled}` to /etc/cloud/cloud.cfg.d/99-disable-network-config.cfg) so the agent can manage the NIC", it.Row.ID, c, it.Want.Name))
+			}
+		}
+	}
+}
+
+// protection says why l must never be changed, if it must not.
+func protection(in Input, l *links.Link) (string, bool) {
+	if why, ok := in.Protected[l.Index]; ok {
+		return why, true
+	}
+	if !in.DefaultRoute[l.Index] {
+		return "", false
+	}
+	if isManagedName(l.Name) && slices.ContainsFunc(in.Files, func(f netconf.Owned) bool {
+		return !f.Foreign && f.Name == l.Name && f.Iface.MAC == l.MAC
+	}) {
+		return "", false
+	}
+	return "carries a default route", true
 }
 
 func names(ls []*links.Link) string {
@@ -398,10 +583,13 @@ func isManagedName(n string) bool {
 	return len(n) == len("multinic0") && strings.HasPrefix(n, "multinic") && n[8] >= '0' && n[8] <= '9'
 }
 
-func ifaceActions(it *Iface, want []netconf.File, files []netconf.Owned, byPath map[string]netconf.Owned) ([]Action, error) {
+func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files []netconf.Owned, byPath map[string]netconf.Owned) ([]Action, error) {
 	var acts []Action
+	// A row at 1 whose interface differs has drifted; but not one the
+	// previous agent configured, whose files are taken over now.
+	takeover := slices.ContainsFunc(want, func(f netconf.File) bool { return byPath[f.Path].Legacy })
 	drift := func(kind string) string {
-		if it.Row.Success {
+		if it.Row.Success && !takeover {
 			return kind
 		}
 		return ""
@@ -410,24 +598,34 @@ func ifaceActions(it *Iface, want []netconf.File, files []netconf.Owned, byPath 
 	for _, f := range want {
 		wanted[f.Path] = true
 		cur, ok := byPath[f.Path]
-		if ok && cur.Foreign {
-			return nil, fmt.Errorf("row %d: %s exists but was not written by multinic-agent (no %q first line); move it away so the agent can manage %s", it.Row.ID, f.Path, netconf.Marker, it.Want.Name)
+		if ok && cur.Unreadable {
+			return nil, fmt.Errorf("row %d: %v; the agent does not change a file it cannot read: fix its permissions or move it away", it.Row.ID, cur.Err)
 		}
-		if ok && bytes.Equal(cur.Content, f.Content) && cur.Mode == f.Mode {
+		if ok && cur.Foreign {
+			why := ""
+			if cur.Err != nil {
+				why = fmt.Sprintf(", nor the previous multinic-agent's as it wrote it (%v)", cur.Err)
+			}
+			return nil, fmt.Errorf("row %d: %s exists but was not written by multinic-agent (no %q first line)%s; move it away so the agent can manage %s", it.Row.ID, f.Path, netconf.Marker, why, it.Want.Name)
+		}
+		if ok && !cur.Legacy && netconf.Same(backend, f.Path, cur.Content, f.Content) && cur.Mode == f.Mode {
 			continue
 		}
 		a := Action{Kind: WriteFile, Path: f.Path, New: f.Content, Mode: f.Mode}
-		if ok {
+		switch {
+		case ok && cur.Legacy:
+			a.Kind, a.Old, a.OldMode, a.Backup = Adopt, cur.Content, cur.Mode, true
+		case ok:
 			a.Old, a.OldMode, a.Drift = cur.Content, cur.Mode, drift("file")
 		}
 		acts = append(acts, a)
 	}
 	// Owned files for this MAC at other paths: an old name or another backend.
 	for _, f := range files {
-		if f.Foreign || wanted[f.Path] || f.Iface.MAC != it.Want.MAC {
+		if f.Foreign || f.Unreadable || wanted[f.Path] || f.Iface.MAC != it.Want.MAC {
 			continue
 		}
-		acts = append(acts, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode, Drift: drift("file")})
+		acts = append(acts, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode, Backup: f.Legacy, Drift: drift("file")})
 	}
 
 	l := it.Link
@@ -437,10 +635,20 @@ func ifaceActions(it *Iface, want []netconf.File, files []netconf.Owned, byPath 
 	if it.Want.MTU > 0 && l.MTU != it.Want.MTU {
 		acts = append(acts, Action{Kind: SetMTU, OldMTU: l.MTU, MTU: it.Want.MTU, Drift: drift("mtu")})
 	}
+	if !l.RA.Off() {
+		acts = append(acts, Action{Kind: DisableRA, Drift: drift("ra")})
+	}
 	has := false
+	renamed := l.Name != it.Want.Name
 	for _, a := range l.Addrs {
-		if a == it.Want.Addr {
+		// A rename takes the link down, and the kernel drops IPv6
+		// addresses from a link that goes down (keep_addr_on_down=0, its
+		// default): the row's IPv6 address is added again after it.
+		if a == it.Want.Addr && !(renamed && a.Addr().Is6()) {
 			has = true
+			continue
+		}
+		if a == it.Want.Addr {
 			continue
 		}
 		acts = append(acts, Action{Kind: DelAddr, Addr: a, Drift: drift("address")})
@@ -465,7 +673,7 @@ func orphans(in Input, rowMACs, rendered map[string]bool, byMAC map[string][]*li
 	var order []string
 	var absent []string
 	for _, f := range in.Files {
-		if f.Foreign || rendered[f.Path] || (f.Iface.MAC != "" && rowMACs[f.Iface.MAC]) {
+		if f.Foreign || f.Unreadable || rendered[f.Path] || (f.Iface.MAC != "" && rowMACs[f.Iface.MAC]) {
 			continue
 		}
 		key := f.Name + "|" + f.Iface.MAC
@@ -491,14 +699,14 @@ func orphans(in Input, rowMACs, rendered map[string]bool, byMAC map[string][]*li
 			o.Link = cands[0]
 		}
 		if o.Link != nil {
-			if why, ok := in.Protected[o.Link.Index]; ok {
+			if why, ok := protection(in, o.Link); ok {
 				o.Kept = fmt.Sprintf("link %s %s", o.Link.Name, why)
 				out = append(out, *o)
 				continue
 			}
 		}
 		for _, f := range o.Files {
-			o.Actions = append(o.Actions, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode})
+			o.Actions = append(o.Actions, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode, Backup: f.Legacy})
 		}
 		if o.Link != nil {
 			for _, a := range o.Link.Addrs {

@@ -1,12 +1,19 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package plan
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/netconf/netconftest"
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
 	"github.com/multinic-agent/multinic-agent/internal/store"
 )
@@ -84,10 +91,14 @@ func TestDuplicatesAndTooManyRows(t *testing.T) {
 	rows[2].Address, rows[2].CIDR = "10.0.0.5", "10.0.0.0/24"
 	rows[3].Address, rows[3].CIDR = "10.0.0.5", "10.0.0.0/24"
 	p := build(rows, ls, nil)
-	for k, want := range map[int]string{1: "already in row 1", 3: "already in row 3", 10: "at most 10", 11: "at most 10"} {
+	// Row 2 repeats row 1's MAC and takes no slot, so row 11 is the tenth.
+	for k, want := range map[int]string{1: "already in row 1", 3: "already in row 3", 11: "at most 10"} {
 		if err := p.Ifaces[k].Err; err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("row %d: error %v, want %q", k+1, err, want)
 		}
+	}
+	if err := p.Ifaces[10].Err; err != nil {
+		t.Errorf("row 11, the tenth valid one: %v", err)
 	}
 	// The first row of each duplicate pair keeps going.
 	for k, name := range map[int]string{0: "multinic0", 2: "multinic1", 4: "multinic2"} {
@@ -177,5 +188,303 @@ func TestForeignFileIsNotOverwritten(t *testing.T) {
 	// multinic0 is held by the foreign file: the row gets multinic1.
 	if p.Ifaces[0].Err != nil || p.Ifaces[0].Want.Name != "multinic1" || len(p.Orphans) != 0 {
 		t.Fatalf("got name %q err %v orphans %v", p.Ifaces[0].Want.Name, p.Ifaces[0].Err, p.Orphans)
+	}
+}
+
+// previous is a file of the previous multinic-agent as the scanner finds it.
+func previous(t *testing.T, p netconftest.Previous) netconf.Owned {
+	t.Helper()
+	path := netplan.Path(p.Name)
+	content := netconftest.PreviousNetplan(p)
+	i, err := netplan.Backend{}.ParseLegacy(path, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return netconf.Owned{Path: path, Name: p.Name, Content: content, Mode: 0o644, Iface: i, Legacy: true}
+}
+
+func TestAdoptsPreviousAgentFiles(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	configured := func() links.Link {
+		l := nic(5, "multinic1", mac, "10.0.0.5/24")
+		l.MTU = 9000
+		return l
+	}
+	success := func(r store.Row) store.Row { r.Success = true; return r }
+	cases := []struct {
+		name  string
+		rows  []store.Row
+		link  links.Link
+		file  netconf.Owned
+		kinds []Kind
+		state string
+		err   string
+	}{
+		{
+			name:  "a node the previous agent configured: adopt only, no live change",
+			rows:  []store.Row{success(row(1, "FA:16:3E:00:00:01", "10.0.0.5", "10.0.0.0/24", 9000))},
+			link:  configured(),
+			file:  previous(t, netconftest.Previous{Name: "multinic1", MAC: "FA:16:3E:00:00:01", Addr: "10.0.0.5/24", MTU: 9000}),
+			kinds: []Kind{Adopt},
+			state: StatePending,
+		},
+		{
+			name:  "the row changed since the previous agent wrote the file: adopt and the change",
+			rows:  []store.Row{success(row(1, mac, "10.0.0.5", "10.0.0.0/24", 1500))},
+			link:  configured(),
+			file:  previous(t, netconftest.Previous{Name: "multinic1", MAC: mac, Addr: "10.0.0.5/24", MTU: 9000}),
+			kinds: []Kind{Adopt, SetMTU},
+			state: StatePending,
+		},
+		{
+			name: "someone else's file at the path stays refused",
+			rows: []store.Row{success(row(1, mac, "10.0.0.5", "10.0.0.0/24", 9000))},
+			link: configured(),
+			file: netconf.Owned{Path: netplan.Path("multinic1"), Name: "multinic1", Content: []byte("network: {}\n"), Mode: 0o600, Foreign: true,
+				Err: errors.New("routes is not a key the previous agent wrote")},
+			state: StateFailed,
+			err:   "nor the previous multinic-agent's as it wrote it (routes is not a key",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := build(c.rows, []links.Link{nic(1, "lo", ""), c.link}, []netconf.Owned{c.file})
+			it := p.Ifaces[0]
+			var kinds []Kind
+			for _, a := range it.Actions {
+				kinds = append(kinds, a.Kind)
+			}
+			if !slices.Equal(kinds, c.kinds) {
+				t.Errorf("actions %v, want kinds %v", it.Actions, c.kinds)
+			}
+			if it.State() != c.state {
+				t.Errorf("state %s, want %s", it.State(), c.state)
+			}
+			if c.err == "" && (it.Err != nil || !it.WantSuccess()) {
+				t.Errorf("error %v; netplan_success would become %v", it.Err, it.WantSuccess())
+			}
+			if c.err != "" && (it.Err == nil || !strings.Contains(it.Err.Error(), c.err) || it.ErrKind != ErrConflict) {
+				t.Errorf("error %v (%s), want a conflict with %q", it.Err, it.ErrKind, c.err)
+			}
+			if c.err == "" && len(p.Orphans) != 0 {
+				t.Errorf("orphans %+v", p.Orphans)
+			}
+		})
+	}
+}
+
+func TestPreviousAgentFileWithoutRowIsAnOrphan(t *testing.T) {
+	f := previous(t, netconftest.Previous{Name: "multinic2", MAC: "fa:16:3e:00:00:02", Addr: "10.0.0.6/24", MTU: 1500})
+	ls := []links.Link{nic(1, "lo", ""), nic(6, "multinic2", "fa:16:3e:00:00:02", "10.0.0.6/24")}
+	first := build(nil, ls, []netconf.Owned{f})
+	if len(first.Orphans) != 1 || first.Orphans[0].Confirmed || !slices.Equal(first.Absent, []string{f.Path}) {
+		t.Fatalf("first read: orphans %+v, absent %v", first.Orphans, first.Absent)
+	}
+	second := Build(Input{Links: ls, Files: []netconf.Owned{f}, Backend: netplan.Backend{}, PrevAbsent: map[string]bool{f.Path: true}})
+	o := second.Orphans[0]
+	if !o.Confirmed || len(o.Actions) != 3 || o.Actions[0].Kind != DeleteFile || string(o.Actions[0].Old) != string(f.Content) {
+		t.Fatalf("second read: %+v", o)
+	}
+}
+
+func TestProtection(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	r := row(1, mac, "10.0.0.5", "10.0.0.0/24", 1500)
+	own := owned(netplan.Backend{}, netconf.Iface{RowID: 1, Name: "multinic0", MAC: mac, Addr: netip.MustParsePrefix("10.0.0.5/24"), MTU: 1500})
+	cases := []struct {
+		name      string
+		link      links.Link
+		files     []netconf.Owned
+		protected map[int]string
+		defaults  map[int]bool
+		want      string // "" when the row goes on
+	}{
+		{"loopback", nic(5, "eth1", mac), nil, map[int]string{5: "is the loopback"}, nil, "is the loopback"},
+		{"listed in PROTECTED_INTERFACES", nic(5, "eth1", mac), nil, map[int]string{5: "is listed in PROTECTED_INTERFACES"}, nil, "PROTECTED_INTERFACES"},
+		{"route to the database", nic(5, "eth1", mac), nil, map[int]string{5: "carries the route to the database (192.0.2.1)"}, nil, "route to the database"},
+		{"default route on a NIC the agent does not manage yet", nic(5, "eth1", mac), nil, nil, map[int]bool{5: true}, "carries a default route"},
+		{"default route on the agent's own NIC", nic(5, "multinic0", mac), []netconf.Owned{own}, nil, map[int]bool{5: true}, ""},
+		{"default route on a multinicN the agent has no file for", nic(5, "multinic0", mac), nil, nil, map[int]bool{5: true}, "carries a default route"},
+		{"the route to the database on the agent's own NIC", nic(5, "multinic0", mac), []netconf.Owned{own}, map[int]string{5: "carries the route to the database (10.0.0.9)"}, map[int]bool{5: true}, "route to the database"},
+		{"a port of a bridge", func() links.Link { l := nic(5, "eth1", mac); l.Master = 9; return l }(), nil, nil, nil, "is a port of another link"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := Build(Input{Rows: []store.Row{r}, Links: []links.Link{c.link}, Files: c.files, Protected: c.protected, DefaultRoute: c.defaults, Backend: netplan.Backend{}})
+			it := p.Ifaces[0]
+			switch {
+			case c.want == "" && it.Err != nil:
+				t.Errorf("refused: %v", it.Err)
+			case c.want != "" && (it.Err == nil || it.ErrKind != ErrProtected || !strings.Contains(it.Err.Error(), c.want)):
+				t.Errorf("error %v (%s), want protected: %q", it.Err, it.ErrKind, c.want)
+			case c.want != "" && len(it.Actions) > 0:
+				t.Errorf("actions on a protected link: %v", it.Actions)
+			}
+		})
+	}
+}
+
+func TestOrphanOnTheAgentsOwnNICWithADefaultRouteIsRemoved(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	own := owned(netplan.Backend{}, netconf.Iface{RowID: 1, Name: "multinic0", MAC: mac, Addr: netip.MustParsePrefix("10.0.0.5/24")})
+	for _, c := range []struct {
+		name string
+		link links.Link
+		kept bool
+	}{
+		{"the agent's own NIC", nic(5, "multinic0", mac, "10.0.0.5/24"), false},
+		{"a NIC that carries the name but not the MAC's files", nic(5, "eth1", mac, "10.0.0.5/24"), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := Build(Input{Links: []links.Link{c.link}, Files: []netconf.Owned{own}, DefaultRoute: map[int]bool{5: true},
+				Backend: netplan.Backend{}, PrevAbsent: map[string]bool{own.Path: true}})
+			o := p.Orphans[0]
+			if (o.Kept != "") != c.kept || (!c.kept && len(o.Actions) == 0) {
+				t.Errorf("kept %q, actions %v; want kept=%v", o.Kept, o.Actions, c.kept)
+			}
+		})
+	}
+}
+
+func TestManagedNICsStopLearningFromRouterAdvertisements(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	r := row(1, mac, "10.0.0.5", "10.0.0.0/24", 1500)
+	for _, c := range []struct {
+		name string
+		ra   links.RA
+		want bool
+	}{
+		{"kernel defaults", links.RA{Known: true, AcceptRA: 1, Autoconf: 1}, true},
+		{"autoconf alone", links.RA{Known: true, AcceptRA: 0, Autoconf: 1}, true},
+		{"accept_ra 2 (even when forwarding)", links.RA{Known: true, AcceptRA: 2, Autoconf: 0}, true},
+		{"already off", links.RA{Known: true}, false},
+		{"no IPv6 on the link", links.RA{}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := nic(5, "eth1", mac)
+			l.Up, l.RA = false, c.ra
+			acts := build([]store.Row{r}, []links.Link{l}, nil).Ifaces[0].Actions
+			ra, up := slices.IndexFunc(acts, func(a Action) bool { return a.Kind == DisableRA }), slices.IndexFunc(acts, func(a Action) bool { return a.Kind == SetUp })
+			if (ra >= 0) != c.want {
+				t.Fatalf("actions %v: DisableRA present %v, want %v", acts, ra >= 0, c.want)
+			}
+			if c.want && ra > up {
+				t.Errorf("actions %v: the link comes up before it stops learning", acts)
+			}
+		})
+	}
+}
+
+func TestSubnetsThatWouldCaptureTheNodesRoutes(t *testing.T) {
+	uplink := nic(2, "eth0", "52:54:00:00:00:10", "198.51.100.2/24")
+	reserved := []Reserved{
+		{Prefix: netip.MustParsePrefix("203.0.113.10/32"), What: "the database address 203.0.113.10"},
+		{Prefix: netip.MustParsePrefix("198.51.100.1/32"), What: "the default gateway 198.51.100.1", Via: 2},
+	}
+	cases := []struct {
+		name, addr, cidr, want string // want "" when the row goes on
+	}{
+		{"the whole IPv4 space", "10.9.0.5", "0.0.0.0/0", "wider than /8"},
+		{"the whole IPv6 space", "2001:db8::5", "::/0", "wider than /16"},
+		{"half the IPv4 space", "192.0.2.5", "128.0.0.0/1", "wider than /8"},
+		{"an IPv6 /15", "2001:db8::5", "2000::/15", "wider than /16"},
+		{"the database address", "203.0.113.5", "203.0.113.0/28", "takes in the database address 203.0.113.10"},
+		{"the default gateway", "198.51.7.5", "198.51.0.0/16", "takes in the default gateway 198.51.100.1"},
+		{"part of the management network", "198.51.100.160", "198.51.100.128/25", "lies in the network of eth0 (198.51.100.0/24)"},
+		{"the management network itself", "198.51.100.60", "198.51.100.0/24", "takes in the default gateway"},
+		{"a /8 of its own", "10.9.0.5", "10.0.0.0/8", ""},
+		{"a network next to the management one", "198.51.101.5", "198.51.101.0/24", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := Build(Input{Rows: []store.Row{row(1, "fa:16:3e:00:00:01", c.addr, c.cidr, 1500)},
+				Links:     []links.Link{uplink, nic(5, "eth1", "fa:16:3e:00:00:01")},
+				Protected: map[int]string{}, DefaultRoute: map[int]bool{2: true}, Reserved: reserved, Backend: netplan.Backend{}})
+			it := p.Ifaces[0]
+			switch {
+			case c.want == "" && it.Err != nil:
+				t.Errorf("refused: %v", it.Err)
+			case c.want != "" && (it.Err == nil || it.ErrKind != ErrValidation || !strings.Contains(it.Err.Error(), c.want)):
+				t.Errorf("error %v (%s), want validation: %q", it.Err, it.ErrKind, c.want)
+			}
+		})
+	}
+}
+
+func TestRenameKeepsTheRowsIPv6Address(t *testing.T) {
+	// The kernel drops IPv6 addresses from a link that goes down, as a
+	// rename takes it: the address is planned again, after the rename.
+	l := nic(5, "eth1", "fa:16:3e:00:00:01", "2001:db8::5/64")
+	acts := build([]store.Row{row(1, "fa:16:3e:00:00:01", "2001:db8::5", "2001:db8::/64", 1500)}, []links.Link{l}, nil).Ifaces[0].Actions
+	rename := slices.IndexFunc(acts, func(a Action) bool { return a.Kind == Rename })
+	add := slices.IndexFunc(acts, func(a Action) bool { return a.Kind == AddAddr && a.Addr.String() == "2001:db8::5/64" })
+	if rename < 0 || add < rename || slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == DelAddr }) {
+		t.Errorf("actions %v: want the rename, then the address added again, and no removal", acts)
+	}
+	// An IPv4 address survives the rename and is left alone.
+	l = nic(5, "eth1", "fa:16:3e:00:00:01", "10.0.0.5/24")
+	acts = build([]store.Row{row(1, "fa:16:3e:00:00:01", "10.0.0.5", "10.0.0.0/24", 1500)}, []links.Link{l}, nil).Ifaces[0].Actions
+	if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == AddAddr || a.Kind == DelAddr }) {
+		t.Errorf("actions %v: an IPv4 address is touched by a rename", acts)
+	}
+}
+
+func TestAGatewayOnTheAgentsOwnNICIsNotReserved(t *testing.T) {
+	const mac = "fa:16:3e:00:00:01"
+	own := owned(netplan.Backend{}, netconf.Iface{RowID: 1, Name: "multinic0", MAC: mac, Addr: netip.MustParsePrefix("10.30.0.5/24")})
+	gw := []Reserved{{Prefix: netip.MustParsePrefix("10.30.0.1/32"), What: "the default gateway 10.30.0.1", Via: 5}}
+	r := row(1, mac, "10.30.0.5", "10.30.0.0/24", 1500)
+	for _, c := range []struct {
+		name string
+		link links.Link
+		file []netconf.Owned
+		want bool // refused
+	}{
+		{"reached through the agent's own NIC", nic(5, "multinic0", mac, "10.30.0.5/24"), []netconf.Owned{own}, false},
+		{"reached through a NIC the agent does not manage", nic(5, "eth1", mac), nil, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := Build(Input{Rows: []store.Row{r}, Links: []links.Link{c.link}, Files: c.file, DefaultRoute: map[int]bool{5: true}, Reserved: gw, Backend: netplan.Backend{}})
+			if refused := p.Ifaces[0].Err != nil; refused != c.want {
+				t.Errorf("refused %v (%v), want %v", refused, p.Ifaces[0].Err, c.want)
+			}
+		})
+	}
+}
+
+func TestABadRowTakesNoSlot(t *testing.T) {
+	var rows []store.Row
+	var ls []links.Link
+	for i := range 11 {
+		mac := fmt.Sprintf("fa:16:3e:00:01:%02x", i)
+		rows = append(rows, row(int64(i+1), mac, "", "", 0))
+		ls = append(ls, nic(10+i, fmt.Sprintf("eth%d", i), mac))
+	}
+	rows[0].MAC = "not-a-mac"
+	p := build(rows, ls, nil)
+	for k, it := range p.Ifaces[1:] {
+		if it.Err != nil || it.Want.Name == "" {
+			t.Errorf("row %d: %v (name %q): a bad row took one of the ten slots", k+2, it.Err, it.Want.Name)
+		}
+	}
+}
+
+func TestAddressesThatAreNoHosts(t *testing.T) {
+	for _, c := range []struct{ addr, cidr, want string }{
+		{"0.1.2.3", "0.0.0.0/8", "this network"},
+		{"240.0.0.5", "240.0.0.0/24", "reserved for future use"},
+		{"255.255.255.255", "255.255.255.255/32", "reserved for future use"},
+		{"::1.2.3.4", "::/96", "IPv4-compatible"},
+		{"100::5", "100::/64", "discard prefix"},
+		{"224.0.0.5", "224.0.0.0/24", "not a unicast host address"},
+		{"10.0.0.0", "10.0.0.0/24", "network address"},
+		{"2001:db8::", "2001:db8::/64", "network address"},
+	} {
+		t.Run(c.addr, func(t *testing.T) {
+			_, err := validate(row(1, "fa:16:3e:00:00:01", c.addr, c.cidr, 0))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s in %s: %v, want %q", c.addr, c.cidr, err, c.want)
+			}
+		})
 	}
 }

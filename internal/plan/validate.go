@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package plan
 
 import (
@@ -80,6 +83,11 @@ func hostAddress(addr netip.Addr, subnet netip.Prefix) error {
 	case addr.IsUnspecified(), addr.IsLoopback(), addr.IsMulticast(), addr.IsLinkLocalUnicast():
 		return fmt.Errorf("is not a unicast host address")
 	}
+	for _, r := range reservedRanges {
+		if r.p.Contains(addr) {
+			return fmt.Errorf("is in %s, %s: no host uses it", r.p, r.what)
+		}
+	}
 	max := 32
 	if addr.Is6() {
 		max = 128
@@ -94,6 +102,17 @@ func hostAddress(addr netip.Addr, subnet netip.Prefix) error {
 		return fmt.Errorf("is the broadcast address of %s", subnet)
 	}
 	return nil
+}
+
+// reservedRanges hold addresses that are never a host's on a network.
+var reservedRanges = []struct {
+	p    netip.Prefix
+	what string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), `"this network" (RFC 1122)`},
+	{netip.MustParsePrefix("240.0.0.0/4"), "reserved for future use (RFC 1112), with 255.255.255.255 the limited broadcast"},
+	{netip.MustParsePrefix("::/96"), "the deprecated IPv4-compatible addresses (RFC 4291)"},
+	{netip.MustParsePrefix("100::/64"), "the discard prefix (RFC 6666)"},
 }
 
 func lastAddr(p netip.Prefix) netip.Addr {

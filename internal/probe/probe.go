@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package probe asks whether a neighbour (the default gateway) answers,
 // with an ICMP echo request.
 package probe

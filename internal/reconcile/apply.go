@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package reconcile
 
 import (
@@ -5,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -35,7 +40,9 @@ type unit struct {
 	kind  string // class of err
 	// skipped is set when the agent stopped before the unit started.
 	skipped bool
-	took    time.Duration
+	// raReadOnly is set when the NIC's IPv6 settings could not be written.
+	raReadOnly bool
+	took       time.Duration
 }
 
 func (u *unit) changedKernel() bool {
@@ -130,6 +137,11 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		default:
 			row.Changed = true
 			res.Changed = true
+			for _, a := range u.acts {
+				if a.Kind == plan.Adopt {
+					row.Adopted++
+				}
+			}
 		}
 	}
 	for k := range res.Rows {
@@ -188,6 +200,10 @@ func (r *Reconciler) do(u *unit) error {
 		if !a.Touches() {
 			u.paths = append(u.paths, a.Path)
 		}
+		if a.Kind == plan.Adopt {
+			u.log.Info("adopted a file of the previous multinic-agent; it is managed as the agent's own from now on", "path", a.Path)
+			continue
+		}
 		u.log.Info("applied", "action", a.String(), "drift", a.Drift)
 	}
 	return nil
@@ -200,8 +216,15 @@ func (r *Reconciler) act(u *unit, a *plan.Action) error {
 	if u.before != nil {
 		idx = u.before.Index
 	}
+	if a.Backup {
+		kept, err := r.backUp(a.Path, a.Old)
+		if err != nil {
+			return fmt.Errorf("keeping a copy of the previous multinic-agent's %s: %w", a.Path, err)
+		}
+		u.log.Info("kept a copy of the previous multinic-agent's file", "path", a.Path, "backup", kept)
+	}
 	switch a.Kind {
-	case plan.WriteFile:
+	case plan.WriteFile, plan.Adopt:
 		return atomicfile.Write(r.path(a.Path), a.New, a.Mode)
 	case plan.DeleteFile:
 		return atomicfile.Remove(r.path(a.Path))
@@ -213,6 +236,17 @@ func (r *Reconciler) act(u *unit, a *plan.Action) error {
 		return err
 	case plan.SetMTU:
 		return r.Links.SetMTU(idx, a.MTU)
+	case plan.DisableRA:
+		err := r.Links.SetRA(idx, links.RA{Known: true})
+		if errors.Is(err, links.ErrReadOnly) {
+			// A container without the host's /proc/sys/net/ipv6/conf: the
+			// backend's file stops router advertisements once its daemon
+			// applies it; the row does not fail for it.
+			u.raReadOnly = true
+			u.log.Warn("cannot stop the NIC from learning router advertisements now; its file does once the network daemon applies it. In a container, bind the host's /proc/sys/net/ipv6/conf at ROOT_DIR/proc/sys/net/ipv6/conf", "error", err)
+			return nil
+		}
+		return err
 	case plan.DelAddr:
 		return r.Links.DelAddr(idx, a.Addr)
 	case plan.AddAddr:
@@ -223,6 +257,22 @@ func (r *Reconciler) act(u *unit, a *plan.Action) error {
 		return r.Links.SetUp(idx, false)
 	}
 	return fmt.Errorf("unknown action %d", a.Kind)
+}
+
+// backUp keeps old, the previous agent's content of path, under
+// BackupDir before the agent replaces or deletes it. A copy already there
+// is never overwritten: a different content gets a time-stamped name.
+func (r *Reconciler) backUp(path string, old []byte) (string, error) {
+	dst := r.path(filepath.Join(BackupDir, path))
+	switch cur, err := os.ReadFile(dst); {
+	case err == nil && bytes.Equal(cur, old):
+		return dst, nil
+	case err == nil:
+		dst += "." + time.Now().UTC().Format("20060102T150405.000000000Z")
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", err
+	}
+	return dst, atomicfile.Write(dst, old, 0o600)
 }
 
 // undo restores the files the unit changed and the link's state from
@@ -260,10 +310,20 @@ func (r *Reconciler) restoreLink(want links.Link) error {
 	if cur.Name != want.Name {
 		_, err := r.Links.Rename(want.Index, want.Name)
 		errs = append(errs, err)
-		cur.Up = false
+		// The rename took the link down, which drops its IPv6 addresses.
+		if cur, err = r.findLink(want.Index); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
 	}
 	if cur.MTU != want.MTU {
 		errs = append(errs, r.Links.SetMTU(want.Index, want.MTU))
+	}
+	if want.RA.Known {
+		if ra, err := r.Links.RA(want.Index); err != nil || ra != want.RA {
+			if err := r.Links.SetRA(want.Index, want.RA); !errors.Is(err, links.ErrReadOnly) {
+				errs = append(errs, err)
+			}
+		}
 	}
 	for _, a := range cur.Addrs {
 		if !slices.Contains(want.Addrs, a) {
@@ -543,6 +603,13 @@ func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, ls []links.Link) error
 	if !l.Up {
 		errs = append(errs, errors.New("link is down"))
 	}
+	if it.Link.RA.Known && !u.raReadOnly {
+		if ra, err := r.Links.RA(l.Index); err != nil {
+			errs = append(errs, err)
+		} else if !ra.Off() {
+			errs = append(errs, fmt.Errorf("the link still learns from router advertisements (%s)", ra))
+		}
+	}
 	errs = append(errs, r.verifyFiles(u))
 	return errors.Join(errs...)
 }
@@ -567,7 +634,7 @@ func (r *Reconciler) verifyFiles(u *unit) error {
 	var errs []error
 	for _, a := range u.done {
 		switch a.Kind {
-		case plan.WriteFile:
+		case plan.WriteFile, plan.Adopt:
 			data, err := os.ReadFile(r.path(a.Path))
 			if err != nil {
 				errs = append(errs, err)
@@ -596,14 +663,17 @@ func (r *Reconciler) answeringGateways(ctx context.Context, units []*unit) []net
 	}
 	var answering []netip.Addr
 	for _, gw := range gws {
+		if slices.Contains(answering, gw.Addr) {
+			continue
+		}
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		if err := r.Probe(pctx, gw); err != nil {
+		if err := r.Probe(pctx, gw.Addr); err != nil {
 			// Without CAP_NET_RAW the probe cannot even open its socket:
 			// say so, as the gateway then goes unchecked.
-			r.Log.Info("default gateway does not answer before this cycle's link changes; it is not checked after them", "gateway", gw.String(), "error", err)
+			r.Log.Info("default gateway does not answer before this cycle's link changes; it is not checked after them", "gateway", gw.Addr.String(), "error", err)
 		} else {
-			r.Log.Debug("default gateway answers; it is checked again after this cycle's link changes", "gateway", gw.String())
-			answering = append(answering, gw)
+			r.Log.Debug("default gateway answers; it is checked again after this cycle's link changes", "gateway", gw.Addr.String())
+			answering = append(answering, gw.Addr)
 		}
 		cancel()
 	}

@@ -1,9 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package reconcile runs one cycle: read the rows, read the live links and
 // the owned files, build the plan, apply it, verify it, roll back what
 // failed, and report each row's result.
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +22,7 @@ import (
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/atomicfile"
+	"github.com/multinic-agent/multinic-agent/internal/claims"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
@@ -27,6 +32,11 @@ import (
 // StatePath is where the agent keeps what must survive a restart (the
 // orphans seen in the last read), under ROOT_DIR.
 const StatePath = "/var/lib/multinic-agent/state.json"
+
+// BackupDir keeps, under ROOT_DIR and at their own paths below it, the
+// files of the previous generation of multinic-agent that were adopted
+// or removed.
+const BackupDir = "/var/lib/multinic-agent/previous-agent"
 
 // Reconciler holds what a cycle needs. Cycles never overlap.
 type Reconciler struct {
@@ -41,14 +51,22 @@ type Reconciler struct {
 	ProtectedNames []string
 	// DBHost is the database host when reached over TCP ("" for a socket):
 	// the link that routes to it is protected.
-	DBHost      string
-	Activate    bool
+	DBHost   string
+	Activate bool
+	// ClaimsRead are the families of configuration that take effect on
+	// this node (claims.Read); nil means those of Backend.
+	ClaimsRead  map[string]bool
 	Concurrency int
 	// Probe, when set, tells whether a default gateway answers (an ICMP
 	// echo); a gateway that answered before a cycle's link changes must
 	// answer after them. Tests that run in the host's namespace leave it
 	// nil so no packet leaves the test.
 	Probe func(ctx context.Context, gw netip.Addr) error
+	// MinAbsence is how long a row must have been absent, besides from two
+	// consecutive reads, before its interface is removed: reads that kernel
+	// events trigger a moment apart must not remove every NIC while the
+	// controller rewrites its rows (zero: two reads suffice, as for once).
+	MinAbsence time.Duration
 	// Backoff spaces the retries of a row whose apply keeps failing; the
 	// zero value retries every cycle.
 	Backoff Backoff
@@ -59,7 +77,9 @@ type Reconciler struct {
 	dbAddrs  []netip.Addr
 	retries  map[int64]*retry
 	inFlight atomic.Int64
+	cleaned  bool
 	scanner  *netconf.Scanner
+	claims   map[string]parsedClaims
 	render   *renderCache
 	view     *kernelView
 	trusted  atomic.Bool
@@ -113,6 +133,17 @@ func (r *Reconciler) noteFailure(row store.Row, u *unit, now time.Time) {
 	rt.next = now.Add(r.Backoff.Delay(rt.failures))
 }
 
+// Problem says what keeps the agent from working as it should although
+// its cycles run (its state file cannot be read or written); nil if none.
+func (r *Reconciler) Problem() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state == nil {
+		return nil
+	}
+	return r.state.problem
+}
+
 // InFlight is the number of interfaces being applied right now.
 func (r *Reconciler) InFlight() int64 { return r.inFlight.Load() }
 
@@ -151,8 +182,10 @@ type RowResult struct {
 	// Skipped when the agent stopped before applying it.
 	Deferred, Skipped bool
 	Changed           bool
-	Drifts            []string
-	Duration          time.Duration
+	// Adopted counts the previous agent's files taken over for the row.
+	Adopted  int
+	Drifts   []string
+	Duration time.Duration
 }
 
 // Failed counts rows that did not converge.
@@ -186,7 +219,7 @@ func (r *Reconciler) read(ctx context.Context) (plan.Input, error) {
 	if err != nil {
 		return plan.Input{}, fmt.Errorf("%w: %w", ErrDB, err)
 	}
-	in, err := r.observe(ctx)
+	in, err := r.observe(ctx, rows)
 	if err != nil {
 		return plan.Input{}, err
 	}
@@ -199,6 +232,14 @@ func (r *Reconciler) read(ctx context.Context) (plan.Input, error) {
 type renderCache struct {
 	netconf.Backend
 	files map[netconf.Iface][]netconf.File
+}
+
+// Canonical implements netconf.Canonical for the backends that have it.
+func (c *renderCache) Canonical(path string, content []byte) []byte {
+	if cb, ok := c.Backend.(netconf.Canonical); ok {
+		return cb.Canonical(path, content)
+	}
+	return content
 }
 
 // Render implements netconf.Backend.
@@ -218,7 +259,14 @@ func (c *renderCache) Render(i netconf.Iface) []netconf.File {
 type kernelView struct {
 	links     []links.Link
 	protected map[int]string
-	at        time.Time
+	// defaults are the links carrying a default route in the main table.
+	defaults map[int]bool
+	// reserved are the addresses no row's subnet may take in.
+	reserved []plan.Reserved
+	// raRead marks the links whose router advertisement settings were
+	// read into links (those that rows name).
+	raRead map[int]bool
+	at     time.Time
 }
 
 // maxViewAge bounds how long a cached kernel view is trusted even when no
@@ -234,52 +282,117 @@ func (r *Reconciler) TrustKernelEvents() { r.trusted.Store(true) }
 // next cycle reads the kernel again.
 func (r *Reconciler) Invalidate() { r.dirty.Store(true) }
 
-// kernel returns the links and the protected ones, from the cached view
-// when nothing changed since it was taken.
-func (r *Reconciler) kernel(ctx context.Context) ([]links.Link, map[int]string, error) {
+// kernel returns the kernel's view, the cached one when nothing changed
+// since it was taken.
+func (r *Reconciler) kernel(ctx context.Context) (*kernelView, error) {
 	dirty := r.dirty.Swap(false)
 	if v := r.view; v != nil && r.trusted.Load() && !dirty && time.Since(v.at) < maxViewAge {
-		return v.links, v.protected, nil
+		return v, nil
 	}
 	r.view = nil
 	ls, err := r.Links.List()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	prot, err := r.protected(ctx, ls)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	r.view = &kernelView{links: ls, protected: prot, at: time.Now()}
-	return ls, prot, nil
+	def, err := r.Links.DefaultRouteLinks()
+	if err != nil {
+		return nil, err
+	}
+	gws, err := r.Links.DefaultGateways()
+	if err != nil {
+		return nil, err
+	}
+	var reserved []plan.Reserved
+	for _, ip := range r.databaseAddrs(ctx) {
+		reserved = append(reserved, plan.Reserved{Prefix: netip.PrefixFrom(ip, ip.BitLen()), What: "the database address " + ip.String()})
+	}
+	for _, gw := range gws {
+		if !gw.Addr.IsLinkLocalUnicast() {
+			reserved = append(reserved, plan.Reserved{Prefix: netip.PrefixFrom(gw.Addr, gw.Addr.BitLen()), What: "the default gateway " + gw.Addr.String(), Via: gw.Link})
+		}
+	}
+	r.view = &kernelView{links: ls, protected: prot, defaults: def, reserved: reserved, raRead: map[int]bool{}, at: time.Now()}
+	return r.view, nil
 }
 
-func (r *Reconciler) observe(ctx context.Context) (plan.Input, error) {
-	ls, prot, err := r.kernel(ctx)
+// readRA reads what the links that rows name learn from the network, once
+// per kernel view: changing it raises no kernel event, so a change by hand
+// is seen with the next dump (an event, or the view's maximum age).
+func (r *Reconciler) readRA(ls []links.Link, rows []store.Row) {
+	macs := map[string]bool{}
+	for _, row := range rows {
+		if mac, err := netconf.NormalMAC(row.MAC); err == nil {
+			macs[mac] = true
+		}
+	}
+	for k := range ls {
+		l := &ls[k]
+		if !macs[l.MAC] || r.view.raRead[l.Index] {
+			continue
+		}
+		ra, err := r.Links.RA(l.Index)
+		if err != nil {
+			r.Log.Warn("cannot read whether a NIC learns from router advertisements", "name", l.Name, "error", err)
+			continue
+		}
+		l.RA = ra
+		r.view.raRead[l.Index] = true
+	}
+}
+
+func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input, error) {
+	view, err := r.kernel(ctx)
 	if err != nil {
 		return plan.Input{}, err
 	}
+	r.readRA(view.links, rows)
 	if r.scanner == nil {
-		r.scanner = &netconf.Scanner{Root: r.Root, Backends: append([]netconf.Backend{r.Backend}, r.Others...)}
+		r.scanner = &netconf.Scanner{Root: r.Root, Backends: append([]netconf.Backend{r.Backend}, r.Others...), Other: claims.Relevant, Extra: claims.Files}
 		r.render = &renderCache{Backend: r.Backend}
+		if r.ClaimsRead == nil {
+			r.ClaimsRead = claims.Read(r.Backend.Name(), "")
+		}
 	}
 	files, err := r.scanner.Scan()
 	if err != nil {
 		return plan.Input{}, err
 	}
 	if r.state == nil {
-		if r.state, err = loadState(filepath.Join(r.Root, StatePath)); err != nil {
-			return plan.Input{}, err
-		}
-		// A crash in the middle of a write leaves a hidden temporary file,
-		// which no network tool reads; clear them once per start.
-		for _, b := range append([]netconf.Backend{r.Backend}, r.Others...) {
-			for _, d := range b.Dirs() {
-				atomicfile.CleanTemp(filepath.Join(r.Root, d))
-			}
+		r.state = loadState(filepath.Join(r.Root, StatePath))
+		if r.state.problem != nil {
+			r.Log.Error("agent state unusable; going on with it in memory", "error", r.state.problem)
 		}
 	}
-	return plan.Input{Links: ls, Files: files, Protected: prot, Backend: r.render, PrevAbsent: r.state.absentSet()}, nil
+	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.defaults, Backend: r.render,
+		Claims: r.otherClaims(), ClaimsRead: r.ClaimsRead, Reserved: view.reserved, PrevAbsent: r.state.confirmedAbsent(time.Now(), r.MinAbsence)}, nil
+}
+
+// parsedClaims are the claims of one file that is not the agent's, for
+// the content they were parsed from.
+type parsedClaims struct {
+	content []byte
+	claims  []claims.Claim
+}
+
+// otherClaims parses what the last scan found of files that are not the
+// agent's, again only for a file whose content changed.
+func (r *Reconciler) otherClaims() []claims.Claim {
+	next := map[string]parsedClaims{}
+	var out []claims.Claim
+	for _, f := range r.scanner.Others() {
+		pc, ok := r.claims[f.Path]
+		if !ok || !bytes.Equal(pc.content, f.Content) {
+			pc = parsedClaims{content: f.Content, claims: claims.Parse(f.Path, f.Content)}
+		}
+		next[f.Path] = pc
+		out = append(out, pc.claims...)
+	}
+	r.claims = next
+	return out
 }
 
 // protected returns the links that must never be changed, with the reason.
@@ -292,13 +405,6 @@ func (r *Reconciler) protected(ctx context.Context, ls []links.Link) (map[int]st
 		if slices.Contains(r.ProtectedNames, l.Name) {
 			out[l.Index] = "is listed in PROTECTED_INTERFACES"
 		}
-	}
-	def, err := r.Links.DefaultRouteLinks()
-	if err != nil {
-		return nil, err
-	}
-	for idx := range def {
-		out[idx] = "carries a default route"
 	}
 	for _, ip := range r.databaseAddrs(ctx) {
 		if idx, err := r.Links.RouteLink(ip); err == nil {
@@ -342,6 +448,18 @@ func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	start := time.Now()
+	if !r.cleaned {
+		// A crash in the middle of a write leaves a hidden temporary file,
+		// which no network tool reads; clear them once per start. Only a
+		// cycle does, which runs under the lock: `plan` next to a working
+		// daemon must not take its files from under it.
+		for _, b := range append([]netconf.Backend{r.Backend}, r.Others...) {
+			for _, d := range b.Dirs() {
+				atomicfile.CleanTemp(filepath.Join(r.Root, d))
+			}
+		}
+		r.cleaned = true
+	}
 	in, err := r.read(ctx)
 	if err != nil {
 		return Result{}, err
@@ -351,17 +469,22 @@ func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 	res := r.apply(finish, ctx.Done(), p, in.Files)
 	res.Plan = p
 	reportErr := r.report(finish, &res)
-	r.state.Absent = p.Absent
-	if err := r.state.save(); err != nil {
-		r.Log.Error("cannot save agent state; an orphan may need one more read before removal", "error", err)
+	r.state.setAbsent(p.Absent, start)
+	before := r.state.problem
+	if err := r.state.save(); err != nil && (before == nil || before.Error() != r.state.problem.Error()) {
+		r.Log.Error("cannot save agent state; going on with it in memory", "error", r.state.problem)
 	}
 	res.Duration = time.Since(start)
 	return res, reportErr
 }
 
-// report writes netplan_success where it changes.
+// report writes netplan_success where it changes. The whole report shares
+// one statement's deadline and stops at the first failure: a database that
+// hangs (a row locked by another transaction) or is gone holds the cycle
+// once, not once per row.
 func (r *Reconciler) report(ctx context.Context, res *Result) error {
-	var errs []error
+	ctx, cancel := context.WithTimeout(ctx, r.Store.Timeout())
+	defer cancel()
 	for k, it := range res.Plan.Ifaces {
 		ok := res.Rows[k].Err == nil
 		if ok == it.Row.Success || res.Rows[k].Skipped {
@@ -372,11 +495,8 @@ func (r *Reconciler) report(ctx context.Context, res *Result) error {
 				r.Log.Warn("row changed owner or was deleted during the cycle", "id", it.Row.ID, "error", err)
 				continue
 			}
-			errs = append(errs, err)
+			return fmt.Errorf("%w: reporting row %d (the next cycle reports it again): %w", ErrDB, it.Row.ID, err)
 		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: %w", ErrDB, err)
 	}
 	return nil
 }

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package reconcile_test
 
 import (
@@ -16,6 +19,7 @@ import (
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/ifcfg"
+	"github.com/multinic-agent/multinic-agent/internal/ifupdown"
 	"github.com/multinic-agent/multinic-agent/internal/keyfile"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
@@ -554,7 +558,7 @@ func activations(t *testing.T, log *bytes.Buffer) []string {
 // backend in use only; a .link left by a previous backend is activated by
 // the backend whose other file goes with it.
 func TestSharedFileIsActivatedByOneBackend(t *testing.T) {
-	all := []netconf.Backend{netplan.Backend{}, ifcfg.Backend{}, keyfile.Backend{}, networkd.Backend{}}
+	all := []netconf.Backend{netplan.Backend{}, ifcfg.Backend{}, keyfile.Backend{}, networkd.Backend{}, ifupdown.Backend{}}
 	use := func(r *reconcile.Reconciler, name string) {
 		r.Backend, r.Others = nil, nil
 		for _, b := range all {
@@ -578,6 +582,10 @@ func TestSharedFileIsActivatedByOneBackend(t *testing.T) {
 		// The old backend's own file went: its tool unloads it.
 		{"keyfile", "networkd", []string{"networkd", "keyfile"}},
 		{"networkd", "keyfile", []string{"keyfile", "networkd"}},
+		// ifupdown writes the .link too.
+		{"", "ifupdown", []string{"ifupdown"}},
+		{"ifupdown", "networkd", []string{"networkd", "ifupdown"}},
+		{"keyfile", "ifupdown", []string{"ifupdown", "keyfile"}},
 	} {
 		t.Run(tc.from+"_to_"+tc.to, func(t *testing.T) {
 			if tc.to == "netplan" {

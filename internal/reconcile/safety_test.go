@@ -1,8 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package reconcile_test
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -257,5 +262,88 @@ func TestDuplicateIPv6AddressFails(t *testing.T) {
 	}
 	if e.db.Success(t, id) != 0 {
 		t.Error("a row whose address another host uses is marked successful")
+	}
+}
+
+// TestLostGatewayRollsBackTheCycle: a gateway that answered before a
+// cycle's link changes and not after them (the probe, the one seam here)
+// has every change of the cycle undone on the real kernel, and the rows
+// fail as connectivity errors.
+func TestLostGatewayRollsBackTheCycle(t *testing.T) {
+	e := newEnv(t)
+	gw := netip.MustParseAddr("192.0.2.1")
+	e.ns.AddNIC(t, "eth0", "fa:16:3e:00:00:09")
+	e.ns.IP(t, "addr", "add", "192.0.2.9/24", "dev", "eth0")
+	e.ns.IP(t, "link", "set", "eth0", "up")
+	e.ns.IP(t, "route", "add", "default", "via", gw.String())
+	e.ns.AddNIC(t, "eth1", "fa:16:3e:00:00:01")
+	id := e.db.AddRow(t, node, "fa:16:3e:00:00:01", "s4", "10.20.0.11", 9000)
+	r := e.reconciler()
+	probes := 0
+	r.Probe = func(_ context.Context, a netip.Addr) error {
+		probes++
+		if a != gw {
+			t.Errorf("probed %s, want the default gateway %s", a, gw)
+		}
+		if probes > 1 {
+			return errors.New("no answer")
+		}
+		return nil
+	}
+	res := e.cycle(r)
+	if row := res.Rows[0]; row.Err == nil || row.Kind != reconcile.ErrConnectivity || !strings.Contains(row.Err.Error(), "the default gateway 192.0.2.1 stopped answering") {
+		t.Fatalf("row: %v (%s)", row.Err, row.Kind)
+	}
+	l := e.ns.Link(t, "eth1")
+	if l.MTU != 1500 || l.Up || len(l.Addrs) != 0 {
+		t.Errorf("eth1 not restored: %+v", l)
+	}
+	if _, err := os.Stat(e.file("multinic0")); err == nil {
+		t.Error("the cycle's file was kept")
+	}
+	if e.db.Success(t, id) != 0 {
+		t.Error("the row is marked successful")
+	}
+}
+
+// TestAHangingReportEndsTheCycleInTime: another transaction holds the
+// rows' locks while the agent writes its results. The report stops at the
+// statement deadline (2 s here) instead of waiting on every row, the cycle
+// says the database failed, and the next one reports.
+func TestAHangingReportEndsTheCycleInTime(t *testing.T) {
+	e := newEnv(t)
+	var ids []int64
+	for k := range 4 {
+		mac := fmt.Sprintf("fa:16:3e:00:00:2%d", k)
+		e.ns.AddNIC(t, fmt.Sprintf("eth%d", k+1), mac)
+		ids = append(ids, e.db.AddRow(t, node, mac, "s4", fmt.Sprintf("10.20.0.2%d", k), nil))
+	}
+	st, err := store.Open(store.Options{Socket: e.db.Socket, User: "root", Name: e.db.Name, MaxOpen: 2, MaxIdle: 1, MaxLifetime: time.Minute, Timeout: 2 * time.Second}, []string{node})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r := e.reconciler()
+	r.Store = st
+	tx, err := e.db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec("SELECT id FROM multi_interface FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = r.Cycle(context.Background())
+	took := time.Since(start)
+	tx.Rollback()
+	if !errors.Is(err, reconcile.ErrDB) || took > 6*time.Second {
+		t.Fatalf("cycle with the rows locked: %v after %s, want a database error within the deadline", err, took)
+	}
+	t.Logf("the locked report ended after %s: %v", took.Round(100*time.Millisecond), err)
+	e.cycle(r)
+	for _, id := range ids {
+		if e.db.Success(t, id) != 1 {
+			t.Errorf("row %d not reported by the next cycle", id)
+		}
 	}
 }

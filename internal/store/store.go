@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package store reads this node's interface rows from the controller's
 // MySQL/MariaDB schema and writes back netplan_success. It never writes any
 // other column, never touches other nodes' rows and never changes the schema.
@@ -70,6 +73,7 @@ func (d driverLog) Print(v ...any) {
 // Store is a connection pool bound to this node's names.
 type Store struct {
 	db      *sql.DB
+	socket  bool
 	nodes   []string
 	timeout time.Duration
 	query   string
@@ -126,6 +130,7 @@ func Open(o Options, nodes []string) (*Store, error) {
 	in := strings.TrimSuffix(strings.Repeat("?,", len(nodes)), ",")
 	return &Store{
 		db:      db,
+		socket:  o.Socket != "",
 		nodes:   nodes,
 		timeout: o.Timeout,
 		observe: o.Observe,
@@ -165,6 +170,9 @@ func setTLS(c *mysql.Config, o Options) error {
 // Close releases the pool.
 func (s *Store) Close() error { return s.db.Close() }
 
+// Timeout is how long one statement may take.
+func (s *Store) Timeout() time.Duration { return s.timeout }
+
 // Nodes returns the node names whose rows this store reads.
 func (s *Store) Nodes() []string { return s.nodes }
 
@@ -183,7 +191,7 @@ func (s *Store) Rows(ctx context.Context) ([]Row, error) {
 	defer s.took("select_rows", time.Now())
 	rs, err := s.db.QueryContext(ctx, s.query, s.args()...)
 	if err != nil {
-		return nil, fmt.Errorf("reading multi_interface rows: %w", err)
+		return nil, s.explain(fmt.Errorf("reading multi_interface rows: %w", err))
 	}
 	defer rs.Close()
 	var out []Row
@@ -223,7 +231,7 @@ func (s *Store) SetSuccess(ctx context.Context, id int64, ok bool) error {
 	defer s.took("update_success", time.Now())
 	res, err := s.db.ExecContext(ctx, s.update, s.args(v, id)...)
 	if err != nil {
-		return fmt.Errorf("writing netplan_success=%d to row %d: %w", v, id, err)
+		return s.explain(fmt.Errorf("writing netplan_success=%d to row %d: %w", v, id, err))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
@@ -241,7 +249,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, min(s.timeout, 3*time.Second))
 	defer cancel()
 	defer s.took("ping", time.Now())
-	return s.db.PingContext(ctx)
+	return s.explain(s.db.PingContext(ctx))
 }
 
 // CheckAccess proves the privileges the agent needs without changing
@@ -253,7 +261,7 @@ func (s *Store) CheckAccess(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if _, err := s.db.ExecContext(ctx, "UPDATE multi_interface SET netplan_success = netplan_success WHERE 1 = 0"); err != nil {
-		return fmt.Errorf("checking UPDATE (netplan_success) on multi_interface: %w", err)
+		return s.explain(fmt.Errorf("checking UPDATE (netplan_success) on multi_interface: %w", err))
 	}
 	return nil
 }
@@ -265,7 +273,7 @@ func (s *Store) AllNodeNames(ctx context.Context, limit int) ([]string, error) {
 	defer cancel()
 	rs, err := s.db.QueryContext(ctx, "SELECT DISTINCT attached_node_name FROM multi_interface WHERE attached_node_name IS NOT NULL LIMIT ?", limit)
 	if err != nil {
-		return nil, fmt.Errorf("listing node names: %w", err)
+		return nil, s.explain(fmt.Errorf("listing node names: %w", err))
 	}
 	defer rs.Close()
 	var out []string
@@ -277,4 +285,77 @@ func (s *Store) AllNodeNames(ctx context.Context, limit int) ([]string, error) {
 		out = append(out, n)
 	}
 	return out, rs.Err()
+}
+
+// explain adds to a database error the setting to check, when one setting
+// is at fault: "access denied" is DB_USER and DB_PASSWORD, an unknown
+// database DB_NAME, a server that does not answer DB_HOST and DB_PORT (or
+// DB_SOCKET). Errors that no setting explains are returned as they are.
+func (s *Store) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	if key := s.keyAtFault(err); key != "" {
+		return fmt.Errorf("%w; check %s", err, key)
+	}
+	return err
+}
+
+// Server error numbers (MySQL and MariaDB share them).
+const (
+	erDBAccessDenied      = 1044 // access denied for user to database
+	erAccessDenied        = 1045 // access denied for user (using password: ...)
+	erBadDB               = 1049 // unknown database
+	erHostNotPrivileged   = 1130 // host is not allowed to connect
+	erTableAccessDenied   = 1142 // command denied to user for table
+	erColumnAccessDenied  = 1143 // command denied to user for column
+	erNoSuchTable         = 1146 // table doesn't exist
+	erAccessDeniedNoPassw = 1698 // access denied (a socket-authenticated user over TCP)
+)
+
+func (s *Store) keyAtFault(err error) string {
+	server := "DB_HOST and DB_PORT"
+	if s.socket {
+		server = "DB_SOCKET"
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case erAccessDenied, erAccessDeniedNoPassw:
+			return "DB_USER and DB_PASSWORD"
+		case erDBAccessDenied:
+			return "DB_NAME (the database must exist and DB_USER needs its grants there)"
+		case erBadDB:
+			return "DB_NAME"
+		case erNoSuchTable:
+			return "DB_NAME (it must be the controller's schema, with multi_interface and multi_subnet)"
+		case erHostNotPrivileged:
+			return "DB_USER (the server has no such user for this node's address)"
+		case erTableAccessDenied, erColumnAccessDenied:
+			return "the grants of DB_USER"
+		}
+		return ""
+	}
+	var x509Unknown x509.UnknownAuthorityError
+	var x509Host x509.HostnameError
+	var x509Invalid x509.CertificateInvalidError
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, mysql.ErrNoTLS):
+		return "DB_TLS (the server does not offer TLS)"
+	case errors.As(err, &x509Unknown):
+		return "DB_TLS_CA"
+	case errors.As(err, &x509Host):
+		return "DB_HOST (the name must be one the server's certificate holds)"
+	case errors.As(err, &x509Invalid):
+		return "DB_TLS_CA"
+	case errors.As(err, &dnsErr):
+		return "DB_HOST"
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return server
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return server + " (the server did not answer in time)"
+	}
+	return ""
 }

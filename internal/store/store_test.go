@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package store_test
 
 import (
@@ -6,7 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -79,6 +85,80 @@ func TestUnreachableServer(t *testing.T) {
 	}
 	if msg := err.Error(); len(msg) == 0 || strings.Contains(msg, "hunter2") {
 		t.Errorf("error %q", msg)
+	}
+}
+
+// TestErrorsNameTheSettingAtFault connects to the real server with one
+// setting wrong at a time: each error names that setting alone, not the
+// five database keys, and never the password.
+func TestErrorsNameTheSettingAtFault(t *testing.T) {
+	db := testenv.NewDB(t)
+	user := "mnt_key" + strings.TrimPrefix(db.Name, "mnt_")
+	db.Exec(t, "CREATE USER '"+user+"'@'localhost' IDENTIFIED BY 'right-pw-1'")
+	t.Cleanup(func() { db.DB.Exec("DROP USER '" + user + "'@'localhost'") })
+	db.Exec(t, "GRANT SELECT ON "+db.Name+".multi_interface TO '"+user+"'@'localhost'")
+
+	// A TCP port nothing listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+
+	keys := []string{"DB_HOST", "DB_PORT", "DB_SOCKET", "DB_USER", "DB_PASSWORD", "DB_NAME"}
+	for _, c := range []struct {
+		name string
+		o    store.Options
+		want []string // the keys named, all others must be absent
+	}{
+		{"wrong password", store.Options{Socket: db.Socket, User: user, Password: "wrong-pw-2", Name: db.Name}, []string{"DB_USER", "DB_PASSWORD"}},
+		{"unknown user", store.Options{Socket: db.Socket, User: user + "x", Password: "right-pw-1", Name: db.Name}, []string{"DB_USER", "DB_PASSWORD"}},
+		{"unknown database as root", store.Options{Socket: db.Socket, User: "root", Name: db.Name + "_nope"}, []string{"DB_NAME"}},
+		{"unknown database as the agent's user", store.Options{Socket: db.Socket, User: user, Password: "right-pw-1", Name: db.Name + "_nope"}, []string{"DB_NAME", "DB_USER"}},
+		{"no server at the socket", store.Options{Socket: filepath.Join(t.TempDir(), "mysqld.sock"), User: user, Password: "right-pw-1", Name: db.Name}, []string{"DB_SOCKET"}},
+		{"no server at host and port", store.Options{Host: "127.0.0.1", Port: closedPort, User: user, Password: "right-pw-1", Name: db.Name}, []string{"DB_HOST", "DB_PORT"}},
+	} {
+		c.o.MaxOpen, c.o.MaxIdle, c.o.MaxLifetime, c.o.Timeout = 1, 1, time.Minute, 5*time.Second
+		s, err := store.Open(c.o, []string{"node1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Ping(context.Background())
+		s.Close()
+		if err == nil {
+			t.Errorf("%s: Ping succeeded", c.name)
+			continue
+		}
+		msg := err.Error()
+		_, hint, ok := strings.Cut(msg, "; check ")
+		if !ok {
+			t.Errorf("%s: %q names no setting to check", c.name, msg)
+			continue
+		}
+		for _, k := range keys {
+			named := strings.Contains(hint, k)
+			if slices.Contains(c.want, k) && !named {
+				t.Errorf("%s: %q does not name %s", c.name, msg, k)
+			}
+			if !slices.Contains(c.want, k) && named {
+				t.Errorf("%s: %q names %s, which is not at fault", c.name, msg, k)
+			}
+		}
+		if strings.Contains(msg, "right-pw-1") || strings.Contains(msg, "wrong-pw-2") {
+			t.Errorf("%s: the password is in the error: %q", c.name, msg)
+		}
+		t.Logf("%s: %s", c.name, msg)
+	}
+
+	// The same hint reaches the reconcile's read.
+	s, err := store.Open(store.Options{Socket: db.Socket, User: user, Password: "wrong-pw-2", Name: db.Name, MaxOpen: 1, MaxLifetime: time.Minute}, []string{"node1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Rows(context.Background()); err == nil || !strings.HasSuffix(err.Error(), "; check DB_USER and DB_PASSWORD") {
+		t.Errorf("Rows with a wrong password: %v", err)
 	}
 }
 

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package testenv gives tests the real things they run against: a MariaDB
 // database of their own (dropped afterwards) and throwaway network
 // namespaces with veth pairs standing in for a VM's NICs. Nothing here

@@ -499,7 +499,7 @@ func install(g *G, p phase) {
 			if err != nil {
 				return "", err
 			}
-			if !strings.Contains(out, "multinic-agent is installed but not enabled") {
+			if !strings.Contains(out, "created /etc/multinic-agent/config.env (0600)") || !strings.Contains(out, "systemctl enable --now") {
 				return "", fmt.Errorf("the package did not say what to do next: %s", lastLines(out, 10))
 			}
 			if e := prop("multinic-agent.service", "UnitFileState"); e != "disabled" {
@@ -649,16 +649,30 @@ func sandbox(g *G, p phase) {
 		}
 		return "gateway " + ok[0].s("gateway"), nil
 	})
-	g.check("no error and no line that is not JSON in the agent's log", func() (string, error) {
+	g.check("no error, no warning and no line that is not JSON in the agent's log", func() (string, error) {
 		for _, e := range log {
 			if e.M == nil {
 				return "", fmt.Errorf("not JSON: %q", e.Raw)
 			}
-			if e.s("level") == "ERROR" {
-				return "", fmt.Errorf("%s: %s", e.s("msg"), e.s("error"))
+			if l := e.s("level"); l == "ERROR" || l == "WARN" {
+				return "", fmt.Errorf("%s: %s: %s", l, e.s("msg"), e.s("error"))
 			}
 		}
 		return fmt.Sprintf("%d lines", len(log)), nil
+	})
+	g.check("router advertisements off on every row's NIC (accept_ra, autoconf 0)", func() (string, error) {
+		for _, r := range rows {
+			for _, k := range []string{"accept_ra", "autoconf"} {
+				b, err := os.ReadFile("/proc/sys/net/ipv6/conf/" + r.name + "/" + k)
+				if err != nil {
+					return "", err
+				}
+				if v := strings.TrimSpace(string(b)); v != "0" {
+					return "", fmt.Errorf("%s %s = %s", r.name, k, v)
+				}
+			}
+		}
+		return "", nil
 	})
 	g.check("netplan_success = 1 in every row", allSuccess)
 	g.check("the unit runs with the shipped sandbox", func() (string, error) {
@@ -1293,7 +1307,7 @@ func uninstall(g *G, p phase) {
 			if _, err := sh("apt-get", "remove", "-y", "multinic-agent"); err != nil {
 				return "", err
 			}
-			if err := removed("/usr/local/bin/multinic-agent", "/usr/lib/systemd/system/multinic-agent.service"); err != nil {
+			if err := removed("/usr/bin/multinic-agent", "/usr/lib/systemd/system/multinic-agent.service"); err != nil {
 				return "", err
 			}
 			if !exists(conf) {
