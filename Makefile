@@ -14,7 +14,7 @@ test:
 # with a warm cache, about 7 more to build the cached root file system
 # (debootstrap) the first time; see README, Testing.
 vmtest:
-	MULTINIC_VMTEST=1 go test -count=1 -timeout 70m -v -run '^TestVM$$' ./internal/vmtest
+	MULTINIC_VMTEST=1 go test -count=1 -timeout 70m -v -run '^TestVM$$' ./vmtest
 
 # The scripted tour (root): embedded database, throwaway namespace, the real agent.
 # DEMO_KEEP=1 keeps it all up until Ctrl-C.

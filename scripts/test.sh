@@ -102,6 +102,6 @@ if [ "${MULTINIC_VMTEST:-1}" = 0 ]; then
 	say "VM test skipped (MULTINIC_VMTEST=0)"
 else
 	say "VM test: a Debian 12 VM under qemu, every backend, reboots (make vmtest runs only this)"
-	MULTINIC_VMTEST=1 go test -count=1 -timeout 70m -v -run '^TestVM$' ./internal/vmtest
+	MULTINIC_VMTEST=1 go test -count=1 -timeout 70m -v -run '^TestVM$' ./vmtest
 fi
 say "all passed"

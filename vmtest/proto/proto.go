@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package proto is what the VM test's host side and its guest driver say
 // to each other over the VM's control port (a virtio-serial port the host
 // holds the other end of): one JSON object per line.

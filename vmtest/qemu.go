@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package vmtest
 
 import (
@@ -15,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/multinic-agent/multinic-agent/internal/vmtest/proto"
+	"github.com/multinic-agent/multinic-agent/vmtest/proto"
 )
 
 // NIC is a virtio NIC of the VM with a fixed MAC.

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package vmtest
 
 import (
@@ -30,7 +33,7 @@ func TestVM(t *testing.T) {
 	for _, tool := range []string{"qemu-system-x86_64", "debootstrap", "mkfs.ext4", "debugfs", "tar", "systemctl", "journalctl", "make", "go"} {
 		testenv.RequireTool(t, tool)
 	}
-	repo, err := filepath.Abs("../..")
+	repo, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}

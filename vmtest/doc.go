@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Package vmtest proves the host daemon mode where namespaces cannot: a
 // Debian 12 VM under qemu (software emulation, no KVM needed) with systemd
 // as PID 1, udev, real virtio NICs with permanent MACs, socket-activated

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package vmtest
 
 import (
@@ -15,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/multinic-agent/multinic-agent/internal/vmtest/proto"
+	"github.com/multinic-agent/multinic-agent/vmtest/proto"
 )
 
 // The VM's management NIC and the secondary NICs present from the first
@@ -307,7 +310,7 @@ func buildPayload(ctx context.Context, repo, dir string) ([]File, error) {
 	if err := build(agent, "./cmd/agent"); err != nil {
 		return nil, err
 	}
-	if err := build(guest, "./internal/vmtest/guest"); err != nil {
+	if err := build(guest, "./vmtest/guest"); err != nil {
 		return nil, err
 	}
 	dist := filepath.Join(dir, "dist")

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 // Command guest is the VM test's driver inside the VM: a systemd unit runs
 // it at every boot; it resumes where the last boot left off, runs the
 // phases' steps (installing the agent, checking what it did, breaking
@@ -16,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/multinic-agent/multinic-agent/internal/vmtest/proto"
+	"github.com/multinic-agent/multinic-agent/vmtest/proto"
 )
 
 const (

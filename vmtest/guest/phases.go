@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
 package main
 
 import (
@@ -12,8 +15,8 @@ import (
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/links"
-	"github.com/multinic-agent/multinic-agent/internal/vmtest/proto"
 	"github.com/multinic-agent/multinic-agent/schema"
+	"github.com/multinic-agent/multinic-agent/vmtest/proto"
 )
 
 // The VM's NICs (the host gives them these MACs) and this node's rows.
