@@ -156,12 +156,12 @@ func Rootfs(ctx context.Context, cacheDir string, logf func(string, ...any)) (ta
 		os.Remove(d)
 	}
 	logf("debootstrap took %s; writing the tar", time.Since(start).Round(time.Second))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", false, err
+	}
 	if out, err := run(ctx, "tar", "--numeric-owner", "--xattrs", "-C", tree, "-cf", tar+".tmp", "."); err != nil {
 		os.Remove(tar + ".tmp")
 		return "", false, fmt.Errorf("tar: %w\n%s", err, tail(out, 10))
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", false, err
 	}
 	list := strings.Join(Packages, "\n") + "\n"
 	os.WriteFile(filepath.Join(dir, "packages"), []byte(fmt.Sprintf("# debootstrap --variant=%s %s %s\n%s", Variant, Suite, mirror, list)), 0o644)

@@ -287,6 +287,10 @@ func (r *Report) Summary() string {
 	if r.RootfsBuilt {
 		cache = "built with debootstrap (cold cache)"
 	}
+	if r.VM == 0 {
+		fmt.Fprintf(&b, "the VM did not run; logs in %s", r.LogDir)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "root file system %s; prepared in %s; the VM ran %s; logs in %s", cache, r.Prepare.Round(time.Second), r.VM.Round(time.Second), r.LogDir)
 	return b.String()
 }

@@ -70,25 +70,32 @@ type phase struct {
 
 // phases run in this order, each on the node the previous one left.
 //
-// TODO(ifupdown): when the ifupdown backend lands, add
+// TODO(ifupdown): the ifupdown backend (internal/ifupdown) has its phase
+// to come, one more entry here:
 //
 //	{name: "ifupdown", backend: "ifupdown", stack: ifupdownStack, files: ifupdownFiles,
 //	 consumed: ifupdownConsumed, linkFile: networkdLink}
 //
-// where ifupdownStack stops NetworkManager and networkd, writes the
-// management NIC into /etc/network/interfaces and enables
-// networking.service (the image has ifupdown installed); ifupdownFiles is
+// where ifupdownStack stops NetworkManager and networkd (useNetworkd's
+// opposite), writes the management NIC into /etc/network/interfaces and
+// enables networking.service (the image has ifupdown installed and
+// networking.service disabled); ifupdownFiles is
 // /etc/network/interfaces.d/multinicN (0644) plus 70-multinicN.link; and
-// ifupdownConsumed reads `ifquery --state`. Nothing else changes: the
-// steps below run for every phase.
+// ifupdownConsumed reads `ifquery --state`. The other stacks turn
+// networking.service off again, so the phase may go anywhere. Nothing else
+// changes: the steps in allSteps run for every phase. It costs two
+// reboots, about 2 to 4 minutes.
 //
-// TODO(takeover): the previous agent's node takeover is one more phase
-// whose stack lays out the previous agent's files (its paths, no header,
-// this node's MACs) and reboots into them before the install step, then
-// checks that the first cycle adopts them with no flap: same ifindex, no
-// down/up (the links' carrier_changes unchanged), no address removed.
-// Give phase a `before func(g *G)` run by a step with reboot: true, and
-// put the flap checks in a step after "install".
+// TODO(takeover): the takeover of a node the previous agent configured
+// (cmd/agent.TestTakeoverOfPreviousAgentNode proves it in a namespace) is
+// one more phase whose first steps lay out the previous agent's files
+// (its paths, no header, this node's MACs; see deployments/packaging and
+// internal/netplan's adoption tests for their exact shape) and reboot into
+// them (a step with reboot: true), then run "install and start" and check
+// that the first cycle adopts them with no flap: same ifindex, no address
+// removed, no down/up (each NIC's /sys/class/net/*/carrier_changes
+// unchanged), rows at 1. Give phase a `before func(*G)` and have allSteps
+// add the reboot step when it is set.
 var phases = []phase{
 	{name: "networkd", backend: "networkd", stack: networkdStack, files: networkdFiles, consumed: networkdConsumed(networkdNetwork), linkFile: networkdLink},
 	{name: "netplan", backend: "netplan", deb: true, stack: netplanStack, files: netplanFiles, consumed: networkdConsumed(netplanNetwork), linkFile: netplanLink,
@@ -289,7 +296,20 @@ func netplanStack(g *G) error {
 	return err
 }
 
+// notIfupdown turns ifupdown's networking.service off (an ifupdown phase
+// turns it on).
+func notIfupdown() error {
+	if prop("networking.service", "UnitFileState") == "enabled" || prop("networking.service", "ActiveState") == "active" {
+		_, err := sh("systemctl", "disable", "--now", "networking.service")
+		return err
+	}
+	return nil
+}
+
 func useNetworkd() error {
+	if err := notIfupdown(); err != nil {
+		return err
+	}
 	if prop("NetworkManager.service", "ActiveState") == "active" {
 		if _, err := sh("systemctl", "disable", "--now", "NetworkManager.service"); err != nil {
 			return err
@@ -300,6 +320,9 @@ func useNetworkd() error {
 }
 
 func keyfileStack(g *G) error {
+	if err := notIfupdown(); err != nil {
+		return err
+	}
 	if err := write("/etc/NetworkManager/conf.d/90-vmtest.conf", nmConf, 0o644); err != nil {
 		return err
 	}
