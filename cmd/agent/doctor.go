@@ -70,7 +70,7 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		r.pass("privileges", "CAP_NET_ADMIN held (uid %d)", os.Geteuid())
 	}
 
-	st, err := backends(cfg)
+	st, err := networkStack(cfg)
 	backend := st.backend
 	switch {
 	case err != nil:

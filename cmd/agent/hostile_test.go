@@ -423,3 +423,53 @@ func TestPlanLeavesTheDaemonsTemporaryFilesAlone(t *testing.T) {
 		t.Error("once left the temporary file of an interrupted write")
 	}
 }
+
+// TestRowsThatSwapAddressesOrMACs: configured rows that swap addresses,
+// pass them round, or swap MACs used to fail "already on link" for ever.
+// Every address moves in one cycle, never on two NICs at once.
+func TestRowsThatSwapAddressesOrMACs(t *testing.T) {
+	n := newNode(t)
+	macs := []string{"fa:16:3e:00:0f:71", "fa:16:3e:00:0f:72", "fa:16:3e:00:0f:73"}
+	addrs := []string{"10.30.0.221", "10.30.0.222", "10.30.0.223"}
+	var ids []int64
+	for k := range macs {
+		n.ns.AddNIC(t, fmt.Sprintf("ens%d", k+4), macs[k])
+		ids = append(ids, n.db.AddRow(t, "node1", macs[k], "s4", addrs[k], nil))
+	}
+	n.once()
+	want := func(when string, byName map[string]string) {
+		t.Helper()
+		for name, addr := range byName {
+			if l := n.ns.Link(t, name); len(l.Addrs) != 1 || l.Addrs[0].String() != addr+"/24" {
+				t.Errorf("%s: %s has %v, want %s", when, name, l.Addrs, addr)
+			}
+		}
+		for _, id := range ids {
+			if n.db.Success(t, id) != 1 {
+				t.Errorf("%s: row %d is not at 1", when, id)
+			}
+		}
+	}
+	apply := func(when string) {
+		t.Helper()
+		if code, out, _ := n.run("once"); code != 0 {
+			t.Fatalf("%s: once exit %d\n%s", when, code, out)
+		}
+	}
+
+	n.db.Exec(t, "UPDATE multi_interface SET address = CASE id WHEN ? THEN ? WHEN ? THEN ? ELSE address END", ids[0], addrs[1], ids[1], addrs[0])
+	apply("two rows swap addresses")
+	want("two rows swap addresses", map[string]string{"multinic0": addrs[1], "multinic1": addrs[0], "multinic2": addrs[2]})
+
+	n.db.Exec(t, "UPDATE multi_interface SET address = CASE id WHEN ? THEN ? WHEN ? THEN ? WHEN ? THEN ? END", ids[0], addrs[2], ids[1], addrs[1], ids[2], addrs[0])
+	apply("three rows pass their addresses round")
+	want("three rows pass their addresses round", map[string]string{"multinic0": addrs[2], "multinic1": addrs[1], "multinic2": addrs[0]})
+
+	n.db.Exec(t, "UPDATE multi_interface SET macaddress = CASE id WHEN ? THEN ? WHEN ? THEN ? ELSE macaddress END", ids[0], macs[1], ids[1], macs[0])
+	apply("two rows swap MACs")
+	// Row 1 (address 3) now names NIC 2, row 2 (address 2) NIC 1.
+	want("two rows swap MACs", map[string]string{"multinic0": addrs[1], "multinic1": addrs[2], "multinic2": addrs[0]})
+	if code, out, _ := n.run("plan"); code != 0 {
+		t.Errorf("plan after the moves: exit %d\n%s", code, out)
+	}
+}

@@ -11,18 +11,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/multinic-agent/multinic-agent/internal/backends"
 	"github.com/multinic-agent/multinic-agent/internal/claims"
 	"github.com/multinic-agent/multinic-agent/internal/config"
 	"github.com/multinic-agent/multinic-agent/internal/detect"
-	"github.com/multinic-agent/multinic-agent/internal/ifcfg"
-	"github.com/multinic-agent/multinic-agent/internal/ifupdown"
-	"github.com/multinic-agent/multinic-agent/internal/keyfile"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
-	"github.com/multinic-agent/multinic-agent/internal/netplan"
-	"github.com/multinic-agent/multinic-agent/internal/networkd"
 	"github.com/multinic-agent/multinic-agent/internal/osrelease"
 	"github.com/multinic-agent/multinic-agent/internal/prevagent"
 	"github.com/multinic-agent/multinic-agent/internal/probe"
@@ -81,12 +78,9 @@ type stack struct {
 	read map[string]bool
 }
 
-// allBackends are the backends the agent writes, in NETWORK_BACKEND's terms.
-var allBackends = []netconf.Backend{netplan.Backend{}, ifcfg.Backend{}, keyfile.Backend{}, networkd.Backend{}, ifupdown.Backend{}}
-
-// backends finds what manages the node's network (NETWORK_BACKEND=auto)
+// networkStack finds what manages the node's network (NETWORK_BACKEND=auto)
 // or takes the configured backend, and checks that its files take effect.
-func backends(cfg *config.Config) (stack, error) {
+func networkStack(cfg *config.Config) (stack, error) {
 	info, osErr := osrelease.Read(cfg.Path(osrelease.Path))
 	node := detect.Inspect(cfg.RootDir, info)
 	st := stack{os: info}
@@ -97,13 +91,13 @@ func backends(cfg *config.Config) (stack, error) {
 			if osErr != nil {
 				err = fmt.Errorf("%w (%v)", err, osErr)
 			}
-			return st, fmt.Errorf("%w; set NETWORK_BACKEND to netplan, ifcfg, keyfile, networkd or ifupdown", err)
+			return st, fmt.Errorf("%w; set NETWORK_BACKEND to one of %s", err, strings.Join(backends.Names(), ", "))
 		}
 		name, st.evidence = res.Backend, res.Evidence
 	} else {
 		st.evidence = "NETWORK_BACKEND=" + name
 	}
-	for _, b := range allBackends {
+	for _, b := range backends.All() {
 		if b.Name() == name {
 			st.backend = b
 		} else {
@@ -154,7 +148,7 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 	for _, k := range cfg.Previous {
 		log.Warn("key of the previous multinic-agent in the config file, ignored; delete the line", "key", k, "file", cfg.File, "why", config.PreviousKeys[k])
 	}
-	st, err := backends(cfg)
+	st, err := networkStack(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/multinic-agent/multinic-agent/internal/backends"
 	"github.com/multinic-agent/multinic-agent/internal/envfile"
 )
 
@@ -119,7 +120,7 @@ var keys = []key{
 	{"HEALTH_PORT", "8080", "health and metrics port (0 turns the listener off)", intIn(0, 65535, func(c *Config, n int) { c.HealthPort = n })},
 	{"HEALTH_ADDR", "", "health and metrics address (empty: all addresses)", func(c *Config, v string) error { c.HealthAddr = v; return nil }},
 	{"NODE_NAME", "", "attached_node_name to match (default: the hostname, short or full)", func(c *Config, v string) error { c.NodeName = v; return nil }},
-	{"NETWORK_BACKEND", "auto", "auto (what manages the node's network), netplan, ifcfg, keyfile, networkd or ifupdown", oneOf(func(c *Config, v string) { c.NetworkBackend = v }, "auto", "netplan", "ifcfg", "keyfile", "networkd", "ifupdown")},
+	{"NETWORK_BACKEND", "auto", "auto (what manages the node's network), " + strings.Join(backends.Names(), ", "), oneOf(func(c *Config, v string) { c.NetworkBackend = v }, append([]string{"auto"}, backends.Names()...)...)},
 	{"ROOT_DIR", "/", "prefix of every file read or written", parseRoot},
 	{"PROTECTED_INTERFACES", "", "comma-separated link names never touched", parseProtected},
 	{"ACTIVATE", "auto", "auto (run the backend's tools) or none (netlink only)", oneOf(func(c *Config, v string) { c.Activate = v }, "auto", "none")},

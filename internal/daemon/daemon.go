@@ -9,7 +9,6 @@ package daemon
 import (
 	"cmp"
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/health"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/metrics"
+	"github.com/multinic-agent/multinic-agent/internal/plan"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
 )
 
@@ -237,7 +237,7 @@ func (d *Daemon) snapshot(res reconcile.Result, err error) health.Snapshot {
 	prev := d.Health.Get()
 	s := health.Snapshot{
 		Cycled:      true,
-		DBConnected: err == nil || !errors.Is(err, reconcile.ErrDB),
+		DBConnected: plan.KindOf(err) != plan.Database,
 		LastSync:    d.lastSync,
 		Backend:     d.Rec.Backend.Name(),
 		Interfaces:  prev.Interfaces,
@@ -246,7 +246,7 @@ func (d *Daemon) snapshot(res reconcile.Result, err error) health.Snapshot {
 		s.Problem = p.Error()
 	}
 	if err != nil {
-		if errors.Is(err, reconcile.ErrDB) {
+		if plan.KindOf(err) == plan.Database {
 			s.DBError = err.Error()
 		} else {
 			s.NodeError = err.Error()
@@ -262,10 +262,11 @@ func (d *Daemon) snapshot(res reconcile.Result, err error) health.Snapshot {
 		i := health.Interface{ID: row.ID, Name: row.Name, MAC: row.MAC, Address: row.Address, MTU: row.MTU, State: row.State}
 		if row.Err != nil {
 			i.Error = row.Err.Error()
-			if !row.Deferred && !row.Skipped {
-				d.failed++
-			}
-		} else if row.Changed {
+		}
+		switch row.Outcome() {
+		case "failure":
+			d.failed++
+		case "success":
 			d.processed++
 		}
 		s.Interfaces = append(s.Interfaces, i)

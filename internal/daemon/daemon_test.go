@@ -32,7 +32,7 @@ func TestBadRowIsVisible(t *testing.T) {
 	}
 	res := reconcile.Result{Rows: []reconcile.RowResult{
 		{ID: 1, Name: "multinic0", MAC: "fa:16:3e:00:00:01", State: plan.StateConfigured, Changed: true},
-		{ID: 2, MAC: "fa:16:3e:00:00:02", State: plan.StateFailed, Err: errors.New("row 2: address 10.0.0.300 is not an IP address"), Kind: plan.ErrValidation},
+		{ID: 2, MAC: "fa:16:3e:00:00:02", State: plan.StateFailed, Err: plan.Classed(plan.Validation, errors.New("row 2: address 10.0.0.300 is not an IP address"))},
 	}}
 	m.ObserveCycle(res, nil, time.Millisecond)
 	d.Health.Set(d.snapshot(res, nil))
@@ -50,7 +50,7 @@ func TestBadRowIsVisible(t *testing.T) {
 
 	// A failed read keeps the last view of the interfaces and marks the
 	// database down.
-	d.Health.Set(d.snapshot(reconcile.Result{}, errors.Join(reconcile.ErrDB, errors.New("connection refused"))))
+	d.Health.Set(d.snapshot(reconcile.Result{}, plan.Classed(plan.Database, errors.New("connection refused"))))
 	snap = d.Health.Get()
 	if snap.Status() != health.Unhealthy || len(snap.Interfaces) != 2 || snap.DBConnected {
 		t.Errorf("after a failed read: %s %+v", snap.Status(), snap)

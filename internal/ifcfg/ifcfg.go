@@ -9,14 +9,12 @@ package ifcfg
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"regexp"
 	"strconv"
 
 	"github.com/multinic-agent/multinic-agent/internal/envfile"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
-	"github.com/multinic-agent/multinic-agent/internal/nmcli"
 )
 
 // Dir holds the ifcfg files.
@@ -111,11 +109,6 @@ func (b Backend) Parse(path string, content []byte) (netconf.Iface, error) {
 		}
 	}
 	return i, nil
-}
-
-// Activate implements netconf.Backend through nmcli.
-func (Backend) Activate(ctx context.Context, root string, changed []string) error {
-	return nmcli.Activate(ctx, root, changed, Path)
 }
 
 // legacyKeys are the keys the previous generation of multinic-agent wrote.

@@ -9,7 +9,6 @@ package keyfile
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha1"
 	"fmt"
 	"io"
@@ -22,7 +21,6 @@ import (
 
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/networkd"
-	"github.com/multinic-agent/multinic-agent/internal/nmcli"
 )
 
 // Dir holds NetworkManager's keyfiles.
@@ -186,9 +184,4 @@ func (b Backend) Parse(path string, content []byte) (netconf.Iface, error) {
 		}
 	}
 	return i, nil
-}
-
-// Activate implements netconf.Backend through nmcli.
-func (Backend) Activate(ctx context.Context, root string, changed []string) error {
-	return nmcli.Activate(ctx, root, changed, Path)
 }

@@ -14,25 +14,12 @@ import (
 	"syscall"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/multinic-agent/multinic-agent/internal/plan"
 )
 
-// RA is whether the kernel learns from router advertisements on a link:
-// its IPv6 accept_ra and autoconf settings. Known is false for a link
-// without IPv6 (nothing to learn).
-type RA struct {
-	Known              bool
-	AcceptRA, Autoconf int
-}
-
-// Off reports whether the link learns nothing from the network.
-func (r RA) Off() bool { return !r.Known || (r.AcceptRA == 0 && r.Autoconf == 0) }
-
-func (r RA) String() string {
-	if !r.Known {
-		return "no IPv6"
-	}
-	return fmt.Sprintf("accept_ra %d, autoconf %d", r.AcceptRA, r.Autoconf)
-}
+// RA is what a link learns from router advertisements: the planner's type.
+type RA = plan.RA
 
 // ErrReadOnly marks a failure to set a link's router advertisement
 // settings because /proc/sys is read-only (a container without the host's

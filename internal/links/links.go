@@ -14,35 +14,14 @@ import (
 	"sort"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/multinic-agent/multinic-agent/internal/plan"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
-// Link is the part of a kernel link the agent reads.
-type Link struct {
-	Index int
-	Name  string
-	MAC   string // lower case, colon separated; empty for links without one
-	MTU   int
-	// Up is the administrative state (IFF_UP), not the carrier.
-	Up   bool
-	Kind string
-	// Master is the index of the bond or bridge the link is a port of, or 0.
-	Master int
-	// Parent is the index of the link this one sits on (a VLAN's or a
-	// macvlan's lower device), or 0.
-	Parent   int
-	Loopback bool
-	// Addrs are the addresses the agent manages: permanent addresses that
-	// are not link-local, sorted.
-	Addrs []netip.Prefix
-	// DADFailed are those of Addrs that IPv6 duplicate address detection
-	// found in use by another host: present, but never used by the kernel.
-	DADFailed []netip.Prefix
-	// RA is what the link learns from router advertisements. List leaves
-	// it unread (not Known); Handle.RA reads it for the links that matter.
-	RA RA
-}
+// Link is what the kernel says of a link: the planner's type.
+type Link = plan.Link
 
 // Handle is a netlink socket bound to one network namespace.
 type Handle struct {
@@ -260,22 +239,19 @@ func (h *Handle) link(index int) (netlink.Link, error) {
 	return l, nil
 }
 
-// Rename sets the link down and renames it, and returns the name it had
-// just before: udev may have renamed a new NIC since it was last listed.
-// The caller brings it up.
-func (h *Handle) Rename(index int, name string) (from string, err error) {
+// Rename sets the link down and renames it. The caller brings it up.
+func (h *Handle) Rename(index int, name string) error {
 	l, err := h.link(index)
 	if err != nil {
-		return "", err
+		return err
 	}
-	from = l.Attrs().Name
 	if err := h.nl.LinkSetDown(l); err != nil {
-		return from, fmt.Errorf("setting %s down to rename it: %w", from, err)
+		return fmt.Errorf("setting %s down to rename it: %w", l.Attrs().Name, err)
 	}
 	if err := h.nl.LinkSetName(l, name); err != nil {
-		return from, fmt.Errorf("renaming %s to %s: %w", from, name, err)
+		return fmt.Errorf("renaming %s to %s: %w", l.Attrs().Name, name, err)
 	}
-	return from, nil
+	return nil
 }
 
 // SetMTU sets the link's MTU.

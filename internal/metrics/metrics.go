@@ -6,7 +6,6 @@
 package metrics
 
 import (
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,13 +17,6 @@ import (
 
 // States are the values of multinic_interfaces{state}.
 var States = []string{plan.StateConfigured, plan.StatePending, plan.StateFailed, plan.StateDrifted, plan.StateMissing}
-
-// ErrorTypes are the values of multinic_errors_total{error_type}.
-var ErrorTypes = []string{
-	plan.ErrValidation, plan.ErrProtected, plan.ErrConflict,
-	reconcile.ErrMissing, reconcile.ErrApply, reconcile.ErrActivation, reconcile.ErrVerify, reconcile.ErrConnectivity,
-	"database", "node",
-}
 
 // Metrics is the agent's registry and its metrics.
 type Metrics struct {
@@ -127,8 +119,8 @@ func New(version, osType, node string, inFlight func() int64) *Metrics {
 	for _, d := range []string{"file", "name", "mtu", "address", "state", "ra"} {
 		m.drifts.WithLabelValues(d)
 	}
-	for _, e := range ErrorTypes {
-		m.errors.WithLabelValues(e)
+	for _, e := range plan.ErrorKinds {
+		m.errors.WithLabelValues(string(e))
 	}
 	return m
 }
@@ -146,12 +138,13 @@ func (m *Metrics) ObserveCycle(res reconcile.Result, err error, took time.Durati
 	m.cycles.Inc()
 	m.cycleDuration.Observe(took.Seconds())
 	if err != nil {
-		kind := "node"
-		if errors.Is(err, reconcile.ErrDB) {
-			kind = "database"
+		kind := plan.KindOf(err)
+		if kind != plan.Database {
+			kind = plan.Node
+		} else {
 			m.dbStatus.Set(0)
 		}
-		m.errors.WithLabelValues(kind).Inc()
+		m.errors.WithLabelValues(string(kind)).Inc()
 		if res.Rows == nil {
 			return
 		}
@@ -166,17 +159,15 @@ func (m *Metrics) ObserveCycle(res reconcile.Result, err error, took time.Durati
 			m.drifts.WithLabelValues(d).Inc()
 		}
 		m.adopted.Add(float64(row.Adopted))
-		switch {
-		case row.Deferred || row.Skipped:
-		case row.Err != nil:
-			m.processed.WithLabelValues("failure").Inc()
-			m.errors.WithLabelValues(row.Kind).Inc()
-			if row.Duration > 0 {
-				m.ifaceDuration.WithLabelValues(row.Name, "failure").Observe(row.Duration.Seconds())
+		switch o := row.Outcome(); o {
+		case "failure":
+			m.errors.WithLabelValues(string(plan.KindOf(row.Err))).Inc()
+			fallthrough
+		case "success":
+			m.processed.WithLabelValues(o).Inc()
+			if row.Duration > 0 || o == "success" {
+				m.ifaceDuration.WithLabelValues(row.Name, o).Observe(row.Duration.Seconds())
 			}
-		case row.Changed:
-			m.processed.WithLabelValues("success").Inc()
-			m.ifaceDuration.WithLabelValues(row.Name, "success").Observe(row.Duration.Seconds())
 		}
 	}
 	for _, s := range States {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 The multinic-agent Authors
 
-package netconf
+package netconf_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/multinic-agent/multinic-agent/internal/config"
+	"github.com/multinic-agent/multinic-agent/internal/netconf"
 )
 
 // TestToolsDoNotInheritSettings runs a real child through Run, as the
@@ -31,7 +32,7 @@ func TestToolsDoNotInheritSettings(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", "/run/systemd/notify")
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/host/run/dbus/system_bus_socket")
 	out := filepath.Join(t.TempDir(), "env")
-	if err := Run(context.Background(), "sh", "-c", "env > "+out); err != nil {
+	if err := netconf.Run(context.Background(), "sh", "-c", "env > "+out); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(out)
@@ -64,7 +65,7 @@ func TestToolsDoNotInheritSettings(t *testing.T) {
 // would inherit the password again.
 func TestEveryToolStartsThroughCommand(t *testing.T) {
 	root := filepath.Join("..", "..")
-	self := filepath.Join(root, "internal", "netconf", "parse.go")
+	self := filepath.Join(root, "internal", "netconf", "run_linux.go")
 	var found []string
 	for _, dir := range []string{"internal", filepath.Join("cmd", "agent")} {
 		err := filepath.WalkDir(filepath.Join(root, dir), func(p string, d fs.DirEntry, err error) error {

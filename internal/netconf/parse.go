@@ -4,21 +4,13 @@
 package netconf
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
-
-	"github.com/multinic-agent/multinic-agent/internal/config"
 )
 
 var headerRow = regexp.MustCompile(`^` + regexp.QuoteMeta(Marker) + ` \(row (\d+)\)`)
@@ -32,12 +24,20 @@ func HeaderRow(content []byte) (int64, error) {
 	return strconv.ParseInt(string(m[1]), 10, 64)
 }
 
-// NormalMAC parses a MAC address and returns it lower-case, colon separated.
-// Only 6-byte Ethernet addresses are accepted.
-func NormalMAC(s string) (string, error) {
+// ParseMAC parses a 6-byte Ethernet MAC address in any form net.ParseMAC takes.
+func ParseMAC(s string) (net.HardwareAddr, error) {
 	hw, err := net.ParseMAC(strings.TrimSpace(s))
 	if err != nil || len(hw) != 6 {
-		return "", fmt.Errorf("%q is not an Ethernet MAC address", s)
+		return nil, fmt.Errorf("%q is not an Ethernet MAC address", s)
+	}
+	return hw, nil
+}
+
+// NormalMAC parses a MAC address and returns it lower-case, colon separated.
+func NormalMAC(s string) (string, error) {
+	hw, err := ParseMAC(s)
+	if err != nil {
+		return "", err
 	}
 	return hw.String(), nil
 }
@@ -51,88 +51,29 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	return p, nil
 }
 
-// ParseMTU parses a file's MTU value.
-func ParseMTU(s string) (int, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 68 || n > 65535 {
-		return 0, fmt.Errorf("%q is not an MTU", s)
-	}
-	return n, nil
-}
+// MTU bounds, the same for a row and for a file: 68 is IPv4's minimum, 9216
+// the largest jumbo frame NICs commonly take.
+const (
+	MinMTU = 68
+	MaxMTU = 9216
+)
 
-// toolTimeout bounds every tool the agent runs.
-const toolTimeout = 60 * time.Second
-
-// command prepares a run of one of the tools the agent runs (netplan,
-// networkctl, nmcli, ifup), the one way every tool is started (Run and
-// Output): it must not outlive the agent (killed with -9, say; the next
-// start runs the activation again instead), and its environment is the
-// agent's without the agent's own settings (DB_PASSWORD and every other
-// configuration key, which systemd's EnvironmentFile= puts in the
-// environment) and without systemd's notification and watchdog variables,
-// which are for the agent alone.
-func command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = ChildEnv(os.Environ())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	return cmd
-}
-
-// childOnly are the variables of the agent's environment that no tool gets,
-// besides the configuration keys.
-var childOnly = []string{"NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC"}
-
-// ChildEnv returns env (KEY=VALUE entries) without the agent's
-// configuration keys and the variables in childOnly.
-func ChildEnv(env []string) []string {
-	drop := map[string]bool{}
-	for _, k := range config.Keys() {
-		drop[k] = true
-	}
-	for _, k := range childOnly {
-		drop[k] = true
-	}
-	out := make([]string, 0, len(env))
-	for _, e := range env {
-		k, _, _ := strings.Cut(e, "=")
-		if !drop[k] {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// Run executes an activation command with a timeout and returns an error
-// carrying its output when it fails.
-func Run(ctx context.Context, name string, args ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, toolTimeout)
-	defer cancel()
-	cmd := command(ctx, name, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return toolError(name, args, err, out.String())
+// CheckMTU says whether n is an MTU the agent sets.
+func CheckMTU(n int64) error {
+	if n < MinMTU || n > MaxMTU {
+		return fmt.Errorf("mtu %d is outside %d..%d", n, MinMTU, MaxMTU)
 	}
 	return nil
 }
 
-// Output runs a query tool like Run and returns its standard output.
-func Output(ctx context.Context, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, toolTimeout)
-	defer cancel()
-	cmd := command(ctx, name, args...)
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", toolError(name, args, err, stderr.String())
+// ParseMTU parses a file's MTU value.
+func ParseMTU(s string) (int, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an MTU", s)
 	}
-	return out.String(), nil
-}
-
-func toolError(name string, args []string, err error, output string) error {
-	msg := strings.TrimSpace(output)
-	if len(msg) > 2000 {
-		msg = msg[:2000] + "…"
+	if err := CheckMTU(n); err != nil {
+		return 0, err
 	}
-	return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, msg)
+	return int(n), nil
 }

@@ -9,10 +9,8 @@ package networkd
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -163,21 +161,4 @@ func (b Backend) Parse(path string, content []byte) (netconf.Iface, error) {
 		return i, fmt.Errorf("%s: more than one Address=", path)
 	}
 	return i, nil
-}
-
-// Activate implements netconf.Backend: one `networkctl reload`, which makes
-// networkd re-read its files and reconfigure the links whose files changed.
-func (Backend) Activate(ctx context.Context, root string, changed []string) error {
-	return Reload(ctx, root)
-}
-
-// Reload runs `networkctl reload` when networkd runs on the system at root.
-func Reload(ctx context.Context, root string) error {
-	if _, err := exec.LookPath("networkctl"); err != nil {
-		return fmt.Errorf("%w: networkctl is not installed", netconf.ErrUnavailable)
-	}
-	if !netconf.DaemonRuns(root, "/run/systemd/netif") {
-		return fmt.Errorf("%w: systemd-networkd is not running", netconf.ErrUnavailable)
-	}
-	return netconf.Run(ctx, "networkctl", "reload")
 }

@@ -8,10 +8,8 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
-	"github.com/multinic-agent/multinic-agent/internal/store"
 )
 
 // BenchmarkBuild is the decision of an idle cycle: ten rows whose NICs are
@@ -20,19 +18,19 @@ import (
 func BenchmarkBuild(b *testing.B) {
 	be := netplan.Backend{}
 	var (
-		rows  []store.Row
-		ls    = []links.Link{{Index: 1, Name: "lo", Up: true, Loopback: true, Kind: "device"}}
+		rows  []Row
+		ls    = []Link{{Index: 1, Name: "lo", Up: true, Loopback: true, Kind: "device"}}
 		files []netconf.Owned
 	)
 	for k := range 10 {
 		mac := fmt.Sprintf("fa:16:3e:00:01:%02x", k+1)
 		addr := fmt.Sprintf("10.20.0.%d", k+11)
 		name := fmt.Sprintf("multinic%d", k)
-		rows = append(rows, store.Row{ID: int64(k + 1), MAC: mac, Address: addr, CIDR: "10.20.0.0/24", MTU: 1500, HasMTU: true, SubnetID: "s", Success: true})
+		rows = append(rows, Row{ID: int64(k + 1), MAC: mac, Address: addr, CIDR: "10.20.0.0/24", MTU: 1500, HasMTU: true, SubnetID: "s", Success: true})
 		ls = append(ls, nic(k+2, name, mac, addr+"/24"))
 		files = append(files, owned(be, netconf.Iface{RowID: int64(k + 1), Name: name, MAC: mac, Addr: netip.MustParsePrefix(addr + "/24"), MTU: 1500}))
 	}
-	in := Input{Rows: rows, Links: ls, Files: files, Backend: be, Protected: map[int]string{1: "is the loopback"}, PrevAbsent: map[string]bool{}}
+	in := Input{Rows: rows, Links: ls, Files: files, Render: be.Render, Protected: map[int]string{1: "is the loopback"}, PrevAbsent: map[string]bool{}}
 	if p := Build(in); p.Pending() || len(p.Ifaces) != 10 {
 		for _, it := range p.Ifaces {
 			b.Logf("row %d: %v %v", it.Row.ID, it.Actions, it.Err)

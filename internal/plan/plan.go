@@ -8,6 +8,7 @@
 package plan
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"net/netip"
@@ -17,9 +18,7 @@ import (
 	"strings"
 
 	"github.com/multinic-agent/multinic-agent/internal/claims"
-	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
-	"github.com/multinic-agent/multinic-agent/internal/store"
 )
 
 // Kind is what an action does.
@@ -106,14 +105,13 @@ const (
 
 // Iface is the plan for one row.
 type Iface struct {
-	Row  store.Row
+	Row  Row
 	Want netconf.Iface
 	// Link is the NIC carrying the row's MAC, nil when there is none.
-	Link *links.Link
-	// Err is why nothing is done for the row (bad data, unsafe link), and
-	// ErrKind its class: validation, protected or conflict.
+	Link *Link
+	// Err is why nothing is done for the row (bad data, unsafe link); its
+	// Kind is Validation, Protected or Conflict.
 	Err     error
-	ErrKind string
 	Actions []Action
 	// Claims are the entries of configuration that is not the agent's that
 	// also take in the row's NIC (by MAC or by the name it gets); the row
@@ -129,15 +127,8 @@ type Claim struct {
 	TakesEffect bool
 }
 
-// Classes of Iface.Err.
-const (
-	ErrValidation = "validation" // the row's data is wrong
-	ErrProtected  = "protected"  // the NIC must not be touched
-	ErrConflict   = "conflict"   // a foreign file or no free name
-)
-
-func (i *Iface) fail(kind string, err error) {
-	i.Err, i.ErrKind = err, kind
+func (i *Iface) fail(kind ErrorKind, err error) {
+	i.Err = Classed(kind, err)
 }
 
 // State is the row's state before the plan is applied.
@@ -165,7 +156,7 @@ type Orphan struct {
 	Name  string
 	MAC   string // empty when the file could not be parsed
 	Files []netconf.Owned
-	Link  *links.Link
+	Link  *Link
 	// Confirmed is set when the row was also absent from the previous
 	// successful read: only then are the actions applied.
 	Confirmed bool
@@ -185,8 +176,8 @@ type Plan struct {
 
 // Input is what Build decides from.
 type Input struct {
-	Rows  []store.Row
-	Links []links.Link
+	Rows  []Row
+	Links []Link
 	Files []netconf.Owned
 	// Protected maps link indexes that must never be changed to the reason.
 	Protected map[int]string
@@ -195,7 +186,11 @@ type Input struct {
 	// with the agent's files for their MAC): a route that arrives on one
 	// of those does not lock the agent out of it.
 	DefaultRoute map[int]bool
-	Backend      netconf.Backend
+	// Render returns the files that make an interface persistent (the
+	// backend's), Same whether a file found on the node says what a
+	// rendered one says (nil: the same bytes).
+	Render func(netconf.Iface) []netconf.File
+	Same   func(path string, content, want []byte) bool
 	// Claims are what configuration that is not the agent's says about
 	// NICs, and ClaimsRead the families of it that take effect on this node.
 	Claims     []claims.Claim
@@ -206,6 +201,13 @@ type Input struct {
 	Reserved []Reserved
 	// PrevAbsent holds the orphan paths of the previous successful read.
 	PrevAbsent map[string]bool
+}
+
+func (in Input) same(path string, content, want []byte) bool {
+	if in.Same != nil {
+		return in.Same(path, content, want)
+	}
+	return bytes.Equal(content, want)
 }
 
 // Pending reports whether applying p would change anything: a file, a
@@ -234,11 +236,11 @@ var derivedKinds = map[string]bool{
 // Build decides what to change. It does no I/O.
 func Build(in Input) Plan {
 	var p Plan
-	rows := append([]store.Row(nil), in.Rows...)
+	rows := append([]Row(nil), in.Rows...)
 	sort.Slice(rows, func(a, b int) bool { return rows[a].ID < rows[b].ID })
 
-	byMAC := map[string][]*links.Link{}
-	linkByName := map[string]*links.Link{}
+	byMAC := map[string][]*Link{}
+	linkByName := map[string]*Link{}
 	for k := range in.Links {
 		l := &in.Links[k]
 		linkByName[l.Name] = l
@@ -263,7 +265,7 @@ func Build(in Input) Plan {
 		it.Row = r
 		var err error
 		if it.Want, err = validate(r); err != nil {
-			it.fail(ErrValidation, err)
+			it.fail(Validation, err)
 		}
 		if it.Want.MAC != "" {
 			rowMACs[it.Want.MAC] = true
@@ -271,7 +273,7 @@ func Build(in Input) Plan {
 		if it.Err == nil && len(macRows[it.Want.MAC]) == 0 {
 			// A bad row or a second row for a MAC takes no slot.
 			if slots >= netconf.MaxInterfaces {
-				it.fail(ErrValidation, fmt.Errorf("row %d: this node already has %d valid rows and at most %d are configured (lowest ids first)", r.ID, slots, netconf.MaxInterfaces))
+				it.fail(Validation, fmt.Errorf("row %d: this node already has %d valid rows and at most %d are configured (lowest ids first)", r.ID, slots, netconf.MaxInterfaces))
 			}
 			slots++
 		}
@@ -287,7 +289,7 @@ func Build(in Input) Plan {
 	checkReserved(p.Ifaces, in)
 
 	// Find each row's NIC and refuse unsafe ones.
-	addrOwner := map[netip.Addr]*links.Link{}
+	addrOwner := map[netip.Addr]*Link{}
 	for k := range in.Links {
 		for _, a := range in.Links[k].Addrs {
 			addrOwner[a.Addr()] = &in.Links[k]
@@ -303,61 +305,105 @@ func Build(in Input) Plan {
 		case len(cands) == 0:
 			continue
 		case len(cands) > 1:
-			it.fail(ErrProtected, fmt.Errorf("row %d: several links carry MAC %s (%s); refusing to guess", it.Row.ID, it.Want.MAC, names(cands)))
+			it.fail(Protected, fmt.Errorf("row %d: several links carry MAC %s (%s); refusing to guess", it.Row.ID, it.Want.MAC, names(cands)))
 			continue
 		}
 		l := cands[0]
 		it.Link = l
 		if why, ok := protection(in, l); ok {
-			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) %s; it is never changed", it.Row.ID, l.Name, l.MAC, why))
+			it.fail(Protected, fmt.Errorf("row %d: link %s (MAC %s) %s; it is never changed", it.Row.ID, l.Name, l.MAC, why))
 			continue
 		}
 		if l.Master != 0 {
-			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) is a port of another link (index %d); it is never changed", it.Row.ID, l.Name, l.MAC, l.Master))
+			it.fail(Protected, fmt.Errorf("row %d: link %s (MAC %s) is a port of another link (index %d); it is never changed", it.Row.ID, l.Name, l.MAC, l.Master))
 			continue
 		}
 		if up := upper(in.Links, l.Index); up != nil {
-			it.fail(ErrProtected, fmt.Errorf("row %d: link %s (MAC %s) carries link %s (%s) on top of it, which a change would disturb; it is never changed", it.Row.ID, l.Name, l.MAC, up.Name, up.Kind))
+			it.fail(Protected, fmt.Errorf("row %d: link %s (MAC %s) carries link %s (%s) on top of it, which a change would disturb; it is never changed", it.Row.ID, l.Name, l.MAC, up.Name, up.Kind))
 			continue
 		}
 		if slices.Contains(l.DADFailed, it.Want.Addr) {
-			it.fail(ErrConflict, fmt.Errorf("row %d: address %s failed IPv6 duplicate address detection on %s: another host on that network uses it; once that is resolved, `ip address del %s dev %s` and the agent adds it again", it.Row.ID, it.Want.Addr.Addr(), l.Name, it.Want.Addr, l.Name))
+			it.fail(Conflict, fmt.Errorf("row %d: address %s failed IPv6 duplicate address detection on %s: another host on that network uses it; once that is resolved, `ip address del %s dev %s` and the agent adds it again", it.Row.ID, it.Want.Addr.Addr(), l.Name, it.Want.Addr, l.Name))
 			continue
-		}
-		if it.Want.Addr.IsValid() {
-			if o := addrOwner[it.Want.Addr.Addr()]; o != nil && o.Index != l.Index {
-				it.fail(ErrValidation, fmt.Errorf("row %d: address %s is already on link %s", it.Row.ID, it.Want.Addr.Addr(), o.Name))
-			}
 		}
 	}
 
 	assignNames(p.Ifaces, in.Links, in.Files)
 	checkClaims(p.Ifaces, in)
 
-	// Decide each row's actions.
+	// Decide each row's actions, knowing every path some row writes: a
+	// file of one row's MAC at another row's path is that row's to rewrite,
+	// not this one's to delete.
 	rendered := map[string]bool{}
+	wants := make([][]netconf.File, len(p.Ifaces))
 	for k := range p.Ifaces {
-		it := &p.Ifaces[k]
-		if it.Want.Name == "" {
+		if p.Ifaces[k].Want.Name == "" {
 			continue
 		}
-		want := in.Backend.Render(it.Want)
-		for _, f := range want {
+		wants[k] = in.Render(p.Ifaces[k].Want)
+		for _, f := range wants[k] {
 			rendered[f.Path] = true
 		}
-		if it.Err != nil || it.Link == nil {
+	}
+	for k := range p.Ifaces {
+		it := &p.Ifaces[k]
+		if it.Want.Name == "" || it.Err != nil || it.Link == nil {
 			continue
 		}
-		acts, err := ifaceActions(it, in.Backend, want, in.Files, filesByPath)
+		acts, err := ifaceActions(it, in.same, wants[k], in.Files, filesByPath, rendered)
 		if err != nil {
-			it.fail(ErrConflict, err)
+			it.fail(Conflict, err)
 			continue
 		}
 		it.Actions = acts
 	}
 
 	p.Orphans, p.Absent = orphans(in, rowMACs, rendered, byMAC)
+	checkAddressMoves(&p, addrOwner)
 	return p
+}
+
+// checkAddressMoves fails the rows whose address is on another link that
+// keeps it. An address that another row's NIC, or an orphan removed in
+// this cycle, gives up passes to the row in the same cycle: the
+// transaction removes addresses everywhere before it adds any.
+func checkAddressMoves(p *Plan, owner map[netip.Addr]*Link) {
+	// A row refused here gives nothing up either: repeat until none is.
+	for changed := true; changed; {
+		changed = false
+		released := map[netip.Addr]int{} // address -> the link giving it up
+		for _, it := range p.Ifaces {
+			for _, a := range it.Actions {
+				if a.Kind == DelAddr && it.Link != nil {
+					released[a.Addr.Addr()] = it.Link.Index
+				}
+			}
+		}
+		for _, o := range p.Orphans {
+			for _, a := range o.Actions {
+				if a.Kind == DelAddr && o.Link != nil && o.Confirmed && o.Kept == "" {
+					released[a.Addr.Addr()] = o.Link.Index
+				}
+			}
+		}
+		for k := range p.Ifaces {
+			it := &p.Ifaces[k]
+			if it.Err != nil || it.Link == nil || !it.Want.Addr.IsValid() {
+				continue
+			}
+			addr := it.Want.Addr.Addr()
+			o := owner[addr]
+			if o == nil || o.Index == it.Link.Index {
+				continue
+			}
+			if idx, ok := released[addr]; ok && idx == o.Index {
+				continue
+			}
+			it.fail(Validation, fmt.Errorf("row %d: address %s is already on link %s, which keeps it", it.Row.ID, addr, o.Name))
+			it.Actions = nil
+			changed = true
+		}
+	}
 }
 
 // Reserved is an address or a network no row's subnet may take in.
@@ -411,16 +457,16 @@ func checkReserved(ifaces []Iface, in Input) {
 			min = MinBits4
 		}
 		if subnet.Bits() < min {
-			it.fail(ErrValidation, fmt.Errorf("row %d: subnet %s is wider than /%d: its route would take over what the node's default route carries; the subnet's cidr is wrong", it.Row.ID, subnet, min))
+			it.fail(Validation, fmt.Errorf("row %d: subnet %s is wider than /%d: its route would take over what the node's default route carries; the subnet's cidr is wrong", it.Row.ID, subnet, min))
 			continue
 		}
 		for _, r := range reserved {
 			single := r.Prefix.IsSingleIP()
 			switch {
 			case single && subnet.Contains(r.Prefix.Addr()):
-				it.fail(ErrValidation, fmt.Errorf("row %d: subnet %s takes in %s: the NIC would capture the node's route to it; the subnet's cidr is wrong", it.Row.ID, subnet, r.What))
+				it.fail(Validation, fmt.Errorf("row %d: subnet %s takes in %s: the NIC would capture the node's route to it; the subnet's cidr is wrong", it.Row.ID, subnet, r.What))
 			case !single && subnet.Overlaps(r.Prefix) && subnet.Bits() >= r.Prefix.Bits():
-				it.fail(ErrValidation, fmt.Errorf("row %d: subnet %s lies in %s: the NIC would capture part of it; the subnet's cidr is wrong", it.Row.ID, subnet, r.What))
+				it.fail(Validation, fmt.Errorf("row %d: subnet %s lies in %s: the NIC would capture part of it; the subnet's cidr is wrong", it.Row.ID, subnet, r.What))
 			default:
 				continue
 			}
@@ -431,7 +477,7 @@ func checkReserved(ifaces []Iface, in Input) {
 
 // upper returns a link that sits on the link with index i (a VLAN, a
 // macvlan), or nil.
-func upper(ls []links.Link, i int) *links.Link {
+func upper(ls []Link, i int) *Link {
 	for k := range ls {
 		if ls[k].Parent == i && ls[k].Index != i && upperKinds[ls[k].Kind] {
 			return &ls[k]
@@ -445,7 +491,7 @@ func upper(ls []links.Link, i int) *links.Link {
 var upperKinds = map[string]bool{"vlan": true, "macvlan": true, "macvtap": true, "ipvlan": true, "ipvtap": true, "vxlan": true}
 
 // linkIndex returns the link with index i, or nil.
-func linkIndex(ls []links.Link, i int) *links.Link {
+func linkIndex(ls []Link, i int) *Link {
 	for k := range ls {
 		if ls[k].Index == i {
 			return &ls[k]
@@ -470,14 +516,14 @@ func checkClaims(ifaces []Iface, in Input) {
 			effect := in.ClaimsRead[c.Family] && c.Wins(it.Want.Name)
 			it.Claims = append(it.Claims, Claim{Claim: c, TakesEffect: effect})
 			if it.Err == nil && effect {
-				it.fail(ErrConflict, fmt.Errorf("row %d: %s is not the agent's and also configures this NIC, and it takes effect on this node: the two would fight over %s at every boot and reload; remove that entry (for cloud-init, write `network: {config: disabled}` to /etc/cloud/cloud.cfg.d/99-disable-network-config.cfg) so the agent can manage the NIC", it.Row.ID, c, it.Want.Name))
+				it.fail(Conflict, fmt.Errorf("row %d: %s is not the agent's and also configures this NIC, and it takes effect on this node: the two would fight over %s at every boot and reload; remove that entry (for cloud-init, write `network: {config: disabled}` to /etc/cloud/cloud.cfg.d/99-disable-network-config.cfg) so the agent can manage the NIC", it.Row.ID, c, it.Want.Name))
 			}
 		}
 	}
 }
 
 // protection says why l must never be changed, if it must not.
-func protection(in Input, l *links.Link) (string, bool) {
+func protection(in Input, l *Link) (string, bool) {
 	if why, ok := in.Protected[l.Index]; ok {
 		return why, true
 	}
@@ -492,7 +538,7 @@ func protection(in Input, l *links.Link) (string, bool) {
 	return "carries a default route", true
 }
 
-func names(ls []*links.Link) string {
+func names(ls []*Link) string {
 	var s []string
 	for _, l := range ls {
 		s = append(s, l.Name)
@@ -507,7 +553,7 @@ func markDuplicates[K comparable](ifaces []Iface, groups map[K][]int, field stri
 	for key, idx := range groups {
 		for _, k := range idx[1:] {
 			first := ifaces[idx[0]].Row.ID
-			ifaces[k].fail(ErrValidation, fmt.Errorf("row %d: %s %v is already in row %d of this node", ifaces[k].Row.ID, field, key, first))
+			ifaces[k].fail(Validation, fmt.Errorf("row %d: %s %v is already in row %d of this node", ifaces[k].Row.ID, field, key, first))
 		}
 	}
 }
@@ -515,7 +561,7 @@ func markDuplicates[K comparable](ifaces []Iface, groups map[K][]int, field stri
 // assignNames gives each row with a NIC (or with files) its stable name:
 // the multinicN name the NIC already has, else the name of an owned file
 // for its MAC, else the lowest free one.
-func assignNames(ifaces []Iface, ls []links.Link, files []netconf.Owned) {
+func assignNames(ifaces []Iface, ls []Link, files []netconf.Owned) {
 	taken := map[string]bool{}
 	for _, l := range ls {
 		taken[l.Name] = true
@@ -564,13 +610,13 @@ func assignNames(ifaces []Iface, ls []links.Link, files []netconf.Owned) {
 			}
 		}
 		if it.Want.Name == "" {
-			it.fail(ErrConflict, fmt.Errorf("row %d: no free name: multinic0..multinic%d are all held by other links or files", it.Row.ID, netconf.MaxInterfaces-1))
+			it.fail(Conflict, fmt.Errorf("row %d: no free name: multinic0..multinic%d are all held by other links or files", it.Row.ID, netconf.MaxInterfaces-1))
 		}
 	}
 }
 
 // linkHolds reports whether name is held by a live link other than own.
-func linkHolds(ls []links.Link, name string, own *links.Link) bool {
+func linkHolds(ls []Link, name string, own *Link) bool {
 	for _, l := range ls {
 		if l.Name == name && l.Index != own.Index {
 			return true
@@ -583,7 +629,7 @@ func isManagedName(n string) bool {
 	return len(n) == len("multinic0") && strings.HasPrefix(n, "multinic") && n[8] >= '0' && n[8] <= '9'
 }
 
-func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files []netconf.Owned, byPath map[string]netconf.Owned) ([]Action, error) {
+func ifaceActions(it *Iface, same func(path string, content, want []byte) bool, want []netconf.File, files []netconf.Owned, byPath map[string]netconf.Owned, rendered map[string]bool) ([]Action, error) {
 	var acts []Action
 	// A row at 1 whose interface differs has drifted; but not one the
 	// previous agent configured, whose files are taken over now.
@@ -608,7 +654,7 @@ func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files
 			}
 			return nil, fmt.Errorf("row %d: %s exists but was not written by multinic-agent (no %q first line)%s; move it away so the agent can manage %s", it.Row.ID, f.Path, netconf.Marker, why, it.Want.Name)
 		}
-		if ok && !cur.Legacy && netconf.Same(backend, f.Path, cur.Content, f.Content) && cur.Mode == f.Mode {
+		if ok && !cur.Legacy && same(f.Path, cur.Content, f.Content) && cur.Mode == f.Mode {
 			continue
 		}
 		a := Action{Kind: WriteFile, Path: f.Path, New: f.Content, Mode: f.Mode}
@@ -622,7 +668,7 @@ func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files
 	}
 	// Owned files for this MAC at other paths: an old name or another backend.
 	for _, f := range files {
-		if f.Foreign || f.Unreadable || wanted[f.Path] || f.Iface.MAC != it.Want.MAC {
+		if f.Foreign || f.Unreadable || rendered[f.Path] || f.Iface.MAC != it.Want.MAC {
 			continue
 		}
 		acts = append(acts, Action{Kind: DeleteFile, Path: f.Path, Old: f.Content, OldMode: f.Mode, Backup: f.Legacy, Drift: drift("file")})
@@ -668,7 +714,7 @@ func ifaceActions(it *Iface, backend netconf.Backend, want []netconf.File, files
 }
 
 // orphans finds owned files whose MAC has no row and decides their removal.
-func orphans(in Input, rowMACs, rendered map[string]bool, byMAC map[string][]*links.Link) ([]Orphan, []string) {
+func orphans(in Input, rowMACs, rendered map[string]bool, byMAC map[string][]*Link) ([]Orphan, []string) {
 	groups := map[string]*Orphan{}
 	var order []string
 	var absent []string

@@ -11,38 +11,36 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/netconf/netconftest"
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
-	"github.com/multinic-agent/multinic-agent/internal/store"
 )
 
-func row(id int64, mac, addr, cidr string, mtu int64) store.Row {
-	return store.Row{ID: id, MAC: mac, Address: addr, CIDR: cidr, MTU: mtu, HasMTU: mtu != 0, SubnetID: "s"}
+func row(id int64, mac, addr, cidr string, mtu int64) Row {
+	return Row{ID: id, MAC: mac, Address: addr, CIDR: cidr, MTU: mtu, HasMTU: mtu != 0, SubnetID: "s"}
 }
 
-func nic(index int, name, mac string, addrs ...string) links.Link {
-	l := links.Link{Index: index, Name: name, MAC: mac, MTU: 1500, Up: true, Kind: "device"}
+func nic(index int, name, mac string, addrs ...string) Link {
+	l := Link{Index: index, Name: name, MAC: mac, MTU: 1500, Up: true, Kind: "device"}
 	for _, a := range addrs {
 		l.Addrs = append(l.Addrs, netip.MustParsePrefix(a))
 	}
 	return l
 }
 
-func owned(b netconf.Backend, i netconf.Iface) netconf.Owned {
+func owned(b netplan.Backend, i netconf.Iface) netconf.Owned {
 	f := b.Render(i)[0]
 	name, _ := b.Owns(f.Path)
 	return netconf.Owned{Path: f.Path, Name: name, Content: f.Content, Mode: f.Mode, Iface: i}
 }
 
-func build(rows []store.Row, ls []links.Link, files []netconf.Owned) Plan {
-	return Build(Input{Rows: rows, Links: ls, Files: files, Backend: netplan.Backend{}, Protected: map[int]string{1: "is the loopback"}})
+func build(rows []Row, ls []Link, files []netconf.Owned) Plan {
+	return Build(Input{Rows: rows, Links: ls, Files: files, Render: netplan.Backend{}.Render, Protected: map[int]string{1: "is the loopback"}})
 }
 
 func TestValidationFailsAlone(t *testing.T) {
 	cases := []struct {
-		row  store.Row
+		row  Row
 		want string
 	}{
 		{row(1, "", "", "", 0), "macaddress is NULL"},
@@ -61,7 +59,7 @@ func TestValidationFailsAlone(t *testing.T) {
 	}
 	for _, c := range cases {
 		good := row(2, "fa:16:3e:00:00:02", "10.9.0.2", "10.9.0.0/24", 1500)
-		p := build([]store.Row{c.row, good}, []links.Link{nic(1, "lo", ""), nic(5, "eth1", "fa:16:3e:00:00:01"), nic(6, "eth2", "fa:16:3e:00:00:02")}, nil)
+		p := build([]Row{c.row, good}, []Link{nic(1, "lo", ""), nic(5, "eth1", "fa:16:3e:00:00:01"), nic(6, "eth2", "fa:16:3e:00:00:02")}, nil)
 		if err := p.Ifaces[0].Err; err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "row 1") {
 			t.Errorf("%+v: error %v, want %q naming row 1", c.row, err, c.want)
 		}
@@ -72,7 +70,7 @@ func TestValidationFailsAlone(t *testing.T) {
 }
 
 func TestAcceptsSpacesAndUpperCase(t *testing.T) {
-	p := build([]store.Row{row(1, " FA:16:3E:00:00:01 ", " 10.0.0.5 ", " 10.0.0.0/24 ", 1500)}, []links.Link{nic(5, "eth1", "fa:16:3e:00:00:01")}, nil)
+	p := build([]Row{row(1, " FA:16:3E:00:00:01 ", " 10.0.0.5 ", " 10.0.0.0/24 ", 1500)}, []Link{nic(5, "eth1", "fa:16:3e:00:00:01")}, nil)
 	it := p.Ifaces[0]
 	if it.Err != nil || it.Want.MAC != "fa:16:3e:00:00:01" || it.Want.Addr.String() != "10.0.0.5/24" {
 		t.Fatalf("got %+v, err %v", it.Want, it.Err)
@@ -80,8 +78,8 @@ func TestAcceptsSpacesAndUpperCase(t *testing.T) {
 }
 
 func TestDuplicatesAndTooManyRows(t *testing.T) {
-	var rows []store.Row
-	var ls []links.Link
+	var rows []Row
+	var ls []Link
 	for i := 0; i < 12; i++ {
 		mac := "fa:16:3e:00:00:" + string("0123456789ab"[i]) + "0"
 		rows = append(rows, row(int64(i+1), mac, "", "", 0))
@@ -110,13 +108,13 @@ func TestDuplicatesAndTooManyRows(t *testing.T) {
 
 func TestNaming(t *testing.T) {
 	b := netplan.Backend{}
-	rows := []store.Row{
+	rows := []Row{
 		row(1, "fa:16:3e:00:00:01", "", "", 0),
 		row(2, "fa:16:3e:00:00:02", "", "", 0),
 		row(3, "fa:16:3e:00:00:03", "", "", 0),
 		row(4, "fa:16:3e:00:00:04", "", "", 0),
 	}
-	ls := []links.Link{
+	ls := []Link{
 		nic(5, "eth1", "fa:16:3e:00:00:01"),      // new: lowest free
 		nic(6, "multinic1", "fa:16:3e:00:00:02"), // keeps its live name
 		nic(7, "eth3", "fa:16:3e:00:00:03"),      // file says multinic4
@@ -141,13 +139,13 @@ func TestNaming(t *testing.T) {
 func TestOrphanNeedsTwoReads(t *testing.T) {
 	b := netplan.Backend{}
 	f := owned(b, netconf.Iface{RowID: 7, Name: "multinic2", MAC: "fa:16:3e:00:00:77", Addr: netip.MustParsePrefix("10.0.0.7/24")})
-	ls := []links.Link{nic(5, "multinic2", "fa:16:3e:00:00:77", "10.0.0.7/24")}
-	first := Build(Input{Links: ls, Files: []netconf.Owned{f}, Backend: b})
+	ls := []Link{nic(5, "multinic2", "fa:16:3e:00:00:77", "10.0.0.7/24")}
+	first := Build(Input{Links: ls, Files: []netconf.Owned{f}, Render: b.Render})
 	if len(first.Orphans) != 1 || first.Orphans[0].Confirmed || len(first.Absent) != 1 || !first.Pending() {
 		t.Fatalf("first read: %+v", first)
 	}
 	prev := map[string]bool{first.Absent[0]: true}
-	second := Build(Input{Links: ls, Files: []netconf.Owned{f}, Backend: b, PrevAbsent: prev})
+	second := Build(Input{Links: ls, Files: []netconf.Owned{f}, Render: b.Render, PrevAbsent: prev})
 	o := second.Orphans[0]
 	var kinds []string
 	for _, a := range o.Actions {
@@ -157,7 +155,7 @@ func TestOrphanNeedsTwoReads(t *testing.T) {
 		t.Fatalf("second read: confirmed=%v actions %v", o.Confirmed, kinds)
 	}
 	// The row is back: nothing is removed, nothing stays absent.
-	back := Build(Input{Rows: []store.Row{row(7, "fa:16:3e:00:00:77", "10.0.0.7", "10.0.0.0/24", 0)}, Links: ls, Files: []netconf.Owned{f}, Backend: b, PrevAbsent: prev})
+	back := Build(Input{Rows: []Row{row(7, "fa:16:3e:00:00:77", "10.0.0.7", "10.0.0.0/24", 0)}, Links: ls, Files: []netconf.Owned{f}, Render: b.Render, PrevAbsent: prev})
 	if len(back.Orphans) != 0 || len(back.Absent) != 0 {
 		t.Fatalf("row back: %+v", back)
 	}
@@ -170,13 +168,13 @@ func TestInSyncPlanIsEmpty(t *testing.T) {
 	l.MTU = 9000
 	r := row(1, want.MAC, "10.0.0.5", "10.0.0.0/24", 9000)
 	r.Success = true
-	p := build([]store.Row{r}, []links.Link{l}, []netconf.Owned{owned(b, want)})
+	p := build([]Row{r}, []Link{l}, []netconf.Owned{owned(b, want)})
 	if p.Pending() || p.Ifaces[0].State() != StateConfigured {
 		t.Fatalf("in-sync node has a pending plan: %+v", p.Ifaces[0].Actions)
 	}
 	// The same node with the row not yet reported only needs the DB write.
 	r.Success = false
-	p = build([]store.Row{r}, []links.Link{l}, []netconf.Owned{owned(b, want)})
+	p = build([]Row{r}, []Link{l}, []netconf.Owned{owned(b, want)})
 	if !p.Pending() || len(p.Ifaces[0].Actions) != 0 {
 		t.Fatalf("unreported row: pending=%v actions %v", p.Pending(), p.Ifaces[0].Actions)
 	}
@@ -184,7 +182,7 @@ func TestInSyncPlanIsEmpty(t *testing.T) {
 
 func TestForeignFileIsNotOverwritten(t *testing.T) {
 	foreign := netconf.Owned{Path: "/etc/netplan/90-multinic0.yaml", Name: "multinic0", Content: []byte("network: {}\n"), Foreign: true}
-	p := build([]store.Row{row(1, "fa:16:3e:00:00:01", "", "", 0)}, []links.Link{nic(5, "eth1", "fa:16:3e:00:00:01")}, []netconf.Owned{foreign})
+	p := build([]Row{row(1, "fa:16:3e:00:00:01", "", "", 0)}, []Link{nic(5, "eth1", "fa:16:3e:00:00:01")}, []netconf.Owned{foreign})
 	// multinic0 is held by the foreign file: the row gets multinic1.
 	if p.Ifaces[0].Err != nil || p.Ifaces[0].Want.Name != "multinic1" || len(p.Orphans) != 0 {
 		t.Fatalf("got name %q err %v orphans %v", p.Ifaces[0].Want.Name, p.Ifaces[0].Err, p.Orphans)
@@ -205,16 +203,16 @@ func previous(t *testing.T, p netconftest.Previous) netconf.Owned {
 
 func TestAdoptsPreviousAgentFiles(t *testing.T) {
 	const mac = "fa:16:3e:00:00:01"
-	configured := func() links.Link {
+	configured := func() Link {
 		l := nic(5, "multinic1", mac, "10.0.0.5/24")
 		l.MTU = 9000
 		return l
 	}
-	success := func(r store.Row) store.Row { r.Success = true; return r }
+	success := func(r Row) Row { r.Success = true; return r }
 	cases := []struct {
 		name  string
-		rows  []store.Row
-		link  links.Link
+		rows  []Row
+		link  Link
 		file  netconf.Owned
 		kinds []Kind
 		state string
@@ -222,7 +220,7 @@ func TestAdoptsPreviousAgentFiles(t *testing.T) {
 	}{
 		{
 			name:  "a node the previous agent configured: adopt only, no live change",
-			rows:  []store.Row{success(row(1, "FA:16:3E:00:00:01", "10.0.0.5", "10.0.0.0/24", 9000))},
+			rows:  []Row{success(row(1, "FA:16:3E:00:00:01", "10.0.0.5", "10.0.0.0/24", 9000))},
 			link:  configured(),
 			file:  previous(t, netconftest.Previous{Name: "multinic1", MAC: "FA:16:3E:00:00:01", Addr: "10.0.0.5/24", MTU: 9000}),
 			kinds: []Kind{Adopt},
@@ -230,7 +228,7 @@ func TestAdoptsPreviousAgentFiles(t *testing.T) {
 		},
 		{
 			name:  "the row changed since the previous agent wrote the file: adopt and the change",
-			rows:  []store.Row{success(row(1, mac, "10.0.0.5", "10.0.0.0/24", 1500))},
+			rows:  []Row{success(row(1, mac, "10.0.0.5", "10.0.0.0/24", 1500))},
 			link:  configured(),
 			file:  previous(t, netconftest.Previous{Name: "multinic1", MAC: mac, Addr: "10.0.0.5/24", MTU: 9000}),
 			kinds: []Kind{Adopt, SetMTU},
@@ -238,7 +236,7 @@ func TestAdoptsPreviousAgentFiles(t *testing.T) {
 		},
 		{
 			name: "someone else's file at the path stays refused",
-			rows: []store.Row{success(row(1, mac, "10.0.0.5", "10.0.0.0/24", 9000))},
+			rows: []Row{success(row(1, mac, "10.0.0.5", "10.0.0.0/24", 9000))},
 			link: configured(),
 			file: netconf.Owned{Path: netplan.Path("multinic1"), Name: "multinic1", Content: []byte("network: {}\n"), Mode: 0o600, Foreign: true,
 				Err: errors.New("routes is not a key the previous agent wrote")},
@@ -248,7 +246,7 @@ func TestAdoptsPreviousAgentFiles(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := build(c.rows, []links.Link{nic(1, "lo", ""), c.link}, []netconf.Owned{c.file})
+			p := build(c.rows, []Link{nic(1, "lo", ""), c.link}, []netconf.Owned{c.file})
 			it := p.Ifaces[0]
 			var kinds []Kind
 			for _, a := range it.Actions {
@@ -263,8 +261,8 @@ func TestAdoptsPreviousAgentFiles(t *testing.T) {
 			if c.err == "" && (it.Err != nil || !it.WantSuccess()) {
 				t.Errorf("error %v; netplan_success would become %v", it.Err, it.WantSuccess())
 			}
-			if c.err != "" && (it.Err == nil || !strings.Contains(it.Err.Error(), c.err) || it.ErrKind != ErrConflict) {
-				t.Errorf("error %v (%s), want a conflict with %q", it.Err, it.ErrKind, c.err)
+			if c.err != "" && (it.Err == nil || !strings.Contains(it.Err.Error(), c.err) || KindOf(it.Err) != Conflict) {
+				t.Errorf("error %v (%s), want a conflict with %q", it.Err, KindOf(it.Err), c.err)
 			}
 			if c.err == "" && len(p.Orphans) != 0 {
 				t.Errorf("orphans %+v", p.Orphans)
@@ -275,12 +273,12 @@ func TestAdoptsPreviousAgentFiles(t *testing.T) {
 
 func TestPreviousAgentFileWithoutRowIsAnOrphan(t *testing.T) {
 	f := previous(t, netconftest.Previous{Name: "multinic2", MAC: "fa:16:3e:00:00:02", Addr: "10.0.0.6/24", MTU: 1500})
-	ls := []links.Link{nic(1, "lo", ""), nic(6, "multinic2", "fa:16:3e:00:00:02", "10.0.0.6/24")}
+	ls := []Link{nic(1, "lo", ""), nic(6, "multinic2", "fa:16:3e:00:00:02", "10.0.0.6/24")}
 	first := build(nil, ls, []netconf.Owned{f})
 	if len(first.Orphans) != 1 || first.Orphans[0].Confirmed || !slices.Equal(first.Absent, []string{f.Path}) {
 		t.Fatalf("first read: orphans %+v, absent %v", first.Orphans, first.Absent)
 	}
-	second := Build(Input{Links: ls, Files: []netconf.Owned{f}, Backend: netplan.Backend{}, PrevAbsent: map[string]bool{f.Path: true}})
+	second := Build(Input{Links: ls, Files: []netconf.Owned{f}, Render: netplan.Backend{}.Render, PrevAbsent: map[string]bool{f.Path: true}})
 	o := second.Orphans[0]
 	if !o.Confirmed || len(o.Actions) != 3 || o.Actions[0].Kind != DeleteFile || string(o.Actions[0].Old) != string(f.Content) {
 		t.Fatalf("second read: %+v", o)
@@ -293,7 +291,7 @@ func TestProtection(t *testing.T) {
 	own := owned(netplan.Backend{}, netconf.Iface{RowID: 1, Name: "multinic0", MAC: mac, Addr: netip.MustParsePrefix("10.0.0.5/24"), MTU: 1500})
 	cases := []struct {
 		name      string
-		link      links.Link
+		link      Link
 		files     []netconf.Owned
 		protected map[int]string
 		defaults  map[int]bool
@@ -306,17 +304,17 @@ func TestProtection(t *testing.T) {
 		{"default route on the agent's own NIC", nic(5, "multinic0", mac), []netconf.Owned{own}, nil, map[int]bool{5: true}, ""},
 		{"default route on a multinicN the agent has no file for", nic(5, "multinic0", mac), nil, nil, map[int]bool{5: true}, "carries a default route"},
 		{"the route to the database on the agent's own NIC", nic(5, "multinic0", mac), []netconf.Owned{own}, map[int]string{5: "carries the route to the database (10.0.0.9)"}, map[int]bool{5: true}, "route to the database"},
-		{"a port of a bridge", func() links.Link { l := nic(5, "eth1", mac); l.Master = 9; return l }(), nil, nil, nil, "is a port of another link"},
+		{"a port of a bridge", func() Link { l := nic(5, "eth1", mac); l.Master = 9; return l }(), nil, nil, nil, "is a port of another link"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := Build(Input{Rows: []store.Row{r}, Links: []links.Link{c.link}, Files: c.files, Protected: c.protected, DefaultRoute: c.defaults, Backend: netplan.Backend{}})
+			p := Build(Input{Rows: []Row{r}, Links: []Link{c.link}, Files: c.files, Protected: c.protected, DefaultRoute: c.defaults, Render: netplan.Backend{}.Render})
 			it := p.Ifaces[0]
 			switch {
 			case c.want == "" && it.Err != nil:
 				t.Errorf("refused: %v", it.Err)
-			case c.want != "" && (it.Err == nil || it.ErrKind != ErrProtected || !strings.Contains(it.Err.Error(), c.want)):
-				t.Errorf("error %v (%s), want protected: %q", it.Err, it.ErrKind, c.want)
+			case c.want != "" && (it.Err == nil || KindOf(it.Err) != Protected || !strings.Contains(it.Err.Error(), c.want)):
+				t.Errorf("error %v (%s), want protected: %q", it.Err, KindOf(it.Err), c.want)
 			case c.want != "" && len(it.Actions) > 0:
 				t.Errorf("actions on a protected link: %v", it.Actions)
 			}
@@ -329,15 +327,15 @@ func TestOrphanOnTheAgentsOwnNICWithADefaultRouteIsRemoved(t *testing.T) {
 	own := owned(netplan.Backend{}, netconf.Iface{RowID: 1, Name: "multinic0", MAC: mac, Addr: netip.MustParsePrefix("10.0.0.5/24")})
 	for _, c := range []struct {
 		name string
-		link links.Link
+		link Link
 		kept bool
 	}{
 		{"the agent's own NIC", nic(5, "multinic0", mac, "10.0.0.5/24"), false},
 		{"a NIC that carries the name but not the MAC's files", nic(5, "eth1", mac, "10.0.0.5/24"), true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p := Build(Input{Links: []links.Link{c.link}, Files: []netconf.Owned{own}, DefaultRoute: map[int]bool{5: true},
-				Backend: netplan.Backend{}, PrevAbsent: map[string]bool{own.Path: true}})
+			p := Build(Input{Links: []Link{c.link}, Files: []netconf.Owned{own}, DefaultRoute: map[int]bool{5: true},
+				Render: netplan.Backend{}.Render, PrevAbsent: map[string]bool{own.Path: true}})
 			o := p.Orphans[0]
 			if (o.Kept != "") != c.kept || (!c.kept && len(o.Actions) == 0) {
 				t.Errorf("kept %q, actions %v; want kept=%v", o.Kept, o.Actions, c.kept)
@@ -351,19 +349,19 @@ func TestManagedNICsStopLearningFromRouterAdvertisements(t *testing.T) {
 	r := row(1, mac, "10.0.0.5", "10.0.0.0/24", 1500)
 	for _, c := range []struct {
 		name string
-		ra   links.RA
+		ra   RA
 		want bool
 	}{
-		{"kernel defaults", links.RA{Known: true, AcceptRA: 1, Autoconf: 1}, true},
-		{"autoconf alone", links.RA{Known: true, AcceptRA: 0, Autoconf: 1}, true},
-		{"accept_ra 2 (even when forwarding)", links.RA{Known: true, AcceptRA: 2, Autoconf: 0}, true},
-		{"already off", links.RA{Known: true}, false},
-		{"no IPv6 on the link", links.RA{}, false},
+		{"kernel defaults", RA{Known: true, AcceptRA: 1, Autoconf: 1}, true},
+		{"autoconf alone", RA{Known: true, AcceptRA: 0, Autoconf: 1}, true},
+		{"accept_ra 2 (even when forwarding)", RA{Known: true, AcceptRA: 2, Autoconf: 0}, true},
+		{"already off", RA{Known: true}, false},
+		{"no IPv6 on the link", RA{}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			l := nic(5, "eth1", mac)
 			l.Up, l.RA = false, c.ra
-			acts := build([]store.Row{r}, []links.Link{l}, nil).Ifaces[0].Actions
+			acts := build([]Row{r}, []Link{l}, nil).Ifaces[0].Actions
 			ra, up := slices.IndexFunc(acts, func(a Action) bool { return a.Kind == DisableRA }), slices.IndexFunc(acts, func(a Action) bool { return a.Kind == SetUp })
 			if (ra >= 0) != c.want {
 				t.Fatalf("actions %v: DisableRA present %v, want %v", acts, ra >= 0, c.want)
@@ -397,15 +395,15 @@ func TestSubnetsThatWouldCaptureTheNodesRoutes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := Build(Input{Rows: []store.Row{row(1, "fa:16:3e:00:00:01", c.addr, c.cidr, 1500)},
-				Links:     []links.Link{uplink, nic(5, "eth1", "fa:16:3e:00:00:01")},
-				Protected: map[int]string{}, DefaultRoute: map[int]bool{2: true}, Reserved: reserved, Backend: netplan.Backend{}})
+			p := Build(Input{Rows: []Row{row(1, "fa:16:3e:00:00:01", c.addr, c.cidr, 1500)},
+				Links:     []Link{uplink, nic(5, "eth1", "fa:16:3e:00:00:01")},
+				Protected: map[int]string{}, DefaultRoute: map[int]bool{2: true}, Reserved: reserved, Render: netplan.Backend{}.Render})
 			it := p.Ifaces[0]
 			switch {
 			case c.want == "" && it.Err != nil:
 				t.Errorf("refused: %v", it.Err)
-			case c.want != "" && (it.Err == nil || it.ErrKind != ErrValidation || !strings.Contains(it.Err.Error(), c.want)):
-				t.Errorf("error %v (%s), want validation: %q", it.Err, it.ErrKind, c.want)
+			case c.want != "" && (it.Err == nil || KindOf(it.Err) != Validation || !strings.Contains(it.Err.Error(), c.want)):
+				t.Errorf("error %v (%s), want validation: %q", it.Err, KindOf(it.Err), c.want)
 			}
 		})
 	}
@@ -415,7 +413,7 @@ func TestRenameKeepsTheRowsIPv6Address(t *testing.T) {
 	// The kernel drops IPv6 addresses from a link that goes down, as a
 	// rename takes it: the address is planned again, after the rename.
 	l := nic(5, "eth1", "fa:16:3e:00:00:01", "2001:db8::5/64")
-	acts := build([]store.Row{row(1, "fa:16:3e:00:00:01", "2001:db8::5", "2001:db8::/64", 1500)}, []links.Link{l}, nil).Ifaces[0].Actions
+	acts := build([]Row{row(1, "fa:16:3e:00:00:01", "2001:db8::5", "2001:db8::/64", 1500)}, []Link{l}, nil).Ifaces[0].Actions
 	rename := slices.IndexFunc(acts, func(a Action) bool { return a.Kind == Rename })
 	add := slices.IndexFunc(acts, func(a Action) bool { return a.Kind == AddAddr && a.Addr.String() == "2001:db8::5/64" })
 	if rename < 0 || add < rename || slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == DelAddr }) {
@@ -423,7 +421,7 @@ func TestRenameKeepsTheRowsIPv6Address(t *testing.T) {
 	}
 	// An IPv4 address survives the rename and is left alone.
 	l = nic(5, "eth1", "fa:16:3e:00:00:01", "10.0.0.5/24")
-	acts = build([]store.Row{row(1, "fa:16:3e:00:00:01", "10.0.0.5", "10.0.0.0/24", 1500)}, []links.Link{l}, nil).Ifaces[0].Actions
+	acts = build([]Row{row(1, "fa:16:3e:00:00:01", "10.0.0.5", "10.0.0.0/24", 1500)}, []Link{l}, nil).Ifaces[0].Actions
 	if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == AddAddr || a.Kind == DelAddr }) {
 		t.Errorf("actions %v: an IPv4 address is touched by a rename", acts)
 	}
@@ -436,7 +434,7 @@ func TestAGatewayOnTheAgentsOwnNICIsNotReserved(t *testing.T) {
 	r := row(1, mac, "10.30.0.5", "10.30.0.0/24", 1500)
 	for _, c := range []struct {
 		name string
-		link links.Link
+		link Link
 		file []netconf.Owned
 		want bool // refused
 	}{
@@ -444,7 +442,7 @@ func TestAGatewayOnTheAgentsOwnNICIsNotReserved(t *testing.T) {
 		{"reached through a NIC the agent does not manage", nic(5, "eth1", mac), nil, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p := Build(Input{Rows: []store.Row{r}, Links: []links.Link{c.link}, Files: c.file, DefaultRoute: map[int]bool{5: true}, Reserved: gw, Backend: netplan.Backend{}})
+			p := Build(Input{Rows: []Row{r}, Links: []Link{c.link}, Files: c.file, DefaultRoute: map[int]bool{5: true}, Reserved: gw, Render: netplan.Backend{}.Render})
 			if refused := p.Ifaces[0].Err != nil; refused != c.want {
 				t.Errorf("refused %v (%v), want %v", refused, p.Ifaces[0].Err, c.want)
 			}
@@ -453,8 +451,8 @@ func TestAGatewayOnTheAgentsOwnNICIsNotReserved(t *testing.T) {
 }
 
 func TestABadRowTakesNoSlot(t *testing.T) {
-	var rows []store.Row
-	var ls []links.Link
+	var rows []Row
+	var ls []Link
 	for i := range 11 {
 		mac := fmt.Sprintf("fa:16:3e:00:01:%02x", i)
 		rows = append(rows, row(int64(i+1), mac, "", "", 0))

@@ -5,31 +5,23 @@ package plan
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
-	"github.com/multinic-agent/multinic-agent/internal/store"
-)
-
-// MTU bounds accepted from a row.
-const (
-	MinMTU = 68
-	MaxMTU = 9216
 )
 
 // validate turns a row into what the backends render (without a name yet),
 // or says which field is wrong.
-func validate(r store.Row) (netconf.Iface, error) {
+func validate(r Row) (netconf.Iface, error) {
 	i := netconf.Iface{RowID: r.ID}
 	macText := strings.TrimSpace(r.MAC)
 	if macText == "" {
 		return i, fmt.Errorf("row %d: macaddress is NULL or empty", r.ID)
 	}
-	hw, err := net.ParseMAC(macText)
-	if err != nil || len(hw) != 6 {
-		return i, fmt.Errorf("row %d: macaddress %q is not an Ethernet MAC address", r.ID, r.MAC)
+	hw, err := netconf.ParseMAC(macText)
+	if err != nil {
+		return i, fmt.Errorf("row %d: macaddress %w", r.ID, err)
 	}
 	if hw[0]&1 != 0 {
 		return i, fmt.Errorf("row %d: macaddress %s is a multicast address, not a NIC's", r.ID, hw)
@@ -40,8 +32,8 @@ func validate(r store.Row) (netconf.Iface, error) {
 	i.MAC = hw.String()
 
 	if r.HasMTU {
-		if r.MTU < MinMTU || r.MTU > MaxMTU {
-			return i, fmt.Errorf("row %d: mtu %d is outside %d..%d", r.ID, r.MTU, MinMTU, MaxMTU)
+		if err := netconf.CheckMTU(r.MTU); err != nil {
+			return i, fmt.Errorf("row %d: %w", r.ID, err)
 		}
 		i.MTU = int(r.MTU)
 	}

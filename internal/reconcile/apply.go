@@ -14,44 +14,30 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/atomicfile"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
+	"github.com/multinic-agent/multinic-agent/internal/txn"
 )
 
-// unit is the work on one interface (a row's or an orphan's), with what is
-// needed to undo it.
+// unit is the transaction of one interface (a row's, an orphan's, or a
+// leftover activation's) and what the reconciler keeps of it.
 type unit struct {
-	row    int // index in plan.Ifaces, or -1 for an orphan
-	name   string
-	label  string // "row 12 (multinic0)" or "orphan multinic3", for errors
-	acts   []plan.Action
-	before *links.Link // kernel state before the cycle; nil when no link
-	log    *slog.Logger
-	done   []plan.Action
-	// paths are the files the unit wrote or deleted, kept through a
-	// rollback so the tools can be told about the restored files.
-	paths []string
-	err   error
-	kind  string // class of err
-	// skipped is set when the agent stopped before the unit started.
-	skipped bool
-	// raReadOnly is set when the NIC's IPv6 settings could not be written.
-	raReadOnly bool
-	took       time.Duration
+	*txn.Unit
+	row  int // index in plan.Ifaces; -1 for an orphan, -2 for a leftover activation
+	name string
 }
 
-func (u *unit) changedKernel() bool {
-	for _, a := range u.done {
-		if a.Touches() {
-			return true
-		}
+// txnUnits returns the transactions of units.
+func txnUnits(units []*unit) []*txn.Unit {
+	out := make([]*txn.Unit, len(units))
+	for k, u := range units {
+		out[k] = u.Unit
 	}
-	return false
+	return out
 }
 
 // apply carries out p and returns each row's result. stop ends the cycle
@@ -64,7 +50,7 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 	for k := range p.Ifaces {
 		it := &p.Ifaces[k]
 		row := &res.Rows[k]
-		*row = RowResult{ID: it.Row.ID, Name: it.Want.Name, MAC: it.Want.MAC, MTU: it.Want.MTU, State: it.State(), Err: it.Err, Kind: it.ErrKind}
+		*row = RowResult{ID: it.Row.ID, Name: it.Want.Name, MAC: it.Want.MAC, MTU: it.Want.MTU, State: it.State(), Err: it.Err}
 		if it.Want.Addr.IsValid() {
 			row.Address = it.Want.Addr.String()
 		}
@@ -72,10 +58,10 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		log := func() *slog.Logger { return r.ifaceLog(it) }
 		switch {
 		case it.Err != nil:
-			log().Error("row not applied", "error", it.Err, "error_type", it.ErrKind)
+			log().Error("row not applied", "error", it.Err, "error_type", plan.KindOf(it.Err))
 			continue
 		case it.Link == nil:
-			row.Err, row.Kind = fmt.Errorf("row %d: no NIC with MAC %s on this node", it.Row.ID, it.Want.MAC), ErrMissing
+			row.Err = plan.Classed(plan.NICMissing, fmt.Errorf("row %d: no NIC with MAC %s on this node", it.Row.ID, it.Want.MAC))
 			log().Warn("NIC not present; the row is applied when it appears", "error", row.Err)
 			continue
 		case len(it.Actions) == 0:
@@ -83,7 +69,7 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		}
 		if rt := r.retries[it.Row.ID]; rt != nil && rt.fingerprint == fingerprint(it.Row) && now.Before(rt.next) {
 			row.Err = fmt.Errorf("%w (retry %d in %s)", rt.err, rt.failures+1, rt.next.Sub(now).Round(time.Second))
-			row.Kind, row.Deferred = rt.kind, true
+			row.Deferred = true
 			log().Debug("row in backoff after failures", "failures", rt.failures, "next", rt.next)
 			continue
 		}
@@ -92,7 +78,7 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 				row.Drifts = append(row.Drifts, a.Drift)
 			}
 		}
-		units = append(units, &unit{row: k, name: it.Want.Name, label: fmt.Sprintf("row %d (%s)", it.Row.ID, it.Want.Name), acts: it.Actions, before: it.Link, log: log()})
+		units = append(units, &unit{row: k, name: it.Want.Name, Unit: &txn.Unit{Label: fmt.Sprintf("row %d (%s)", it.Row.ID, it.Want.Name), Actions: it.Actions, Before: it.Link, Log: log()}})
 	}
 	for k := range p.Orphans {
 		o := &p.Orphans[k]
@@ -105,39 +91,45 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 			log.Info("row absent from this read; the interface is removed if it is still absent from the next read")
 			continue
 		}
-		units = append(units, &unit{row: -1, name: o.Name, label: "orphan " + o.Name, acts: o.Actions, before: o.Link, log: log})
+		units = append(units, &unit{row: -1, name: o.Name, Unit: &txn.Unit{Label: "orphan " + o.Name, Actions: o.Actions, Before: o.Link, Log: log}})
 	}
 	if len(units) > 0 || len(r.state.Activate) > 0 {
 		gws := r.answeringGateways(ctx, units)
 		leftover := r.unfinishedActivation(files)
 		r.markActivation(units)
-		r.run(stop, units)
-		r.activate(ctx, append(units, leftover...))
-		r.verify(ctx, p, units)
-		r.checkReach(ctx, units, gws)
+		c := &txn.Cycle{Ops: r.ops(), Units: txnUnits(units), Concurrency: r.Concurrency, InFlight: &r.inFlight, OnChange: r.Invalidate}
+		c.Apply(stop)
+		for _, u := range units {
+			if u.Err != nil {
+				u.Err = plan.Classed(plan.Apply, u.Err)
+			}
+		}
+		r.activate(ctx, c, append(units, leftover...))
+		r.verify(ctx, c, p, units)
+		r.checkReach(ctx, c, units, gws)
 		r.state.Activate = nil
 	}
 
 	for _, u := range units {
 		if u.row < 0 {
-			if u.err == nil && !u.skipped {
+			if u.Err == nil && !u.Skipped {
 				res.Removed = append(res.Removed, u.name)
 				res.Changed = true
 			}
 			continue
 		}
 		row := &res.Rows[u.row]
-		row.Duration = u.took
+		row.Duration = u.Took
 		switch {
-		case u.skipped:
-			row.Err, row.Kind, row.Skipped = fmt.Errorf("%s: not applied: the agent is stopping", u.label), ErrApply, true
-		case u.err != nil:
-			row.Err, row.Kind = u.err, u.kind
+		case u.Skipped:
+			row.Err, row.Skipped = plan.Classed(plan.Apply, fmt.Errorf("%s: not applied: the agent is stopping", u.Label)), true
+		case u.Err != nil:
+			row.Err = u.Err
 			r.noteFailure(p.Ifaces[u.row].Row, u, now)
 		default:
 			row.Changed = true
 			res.Changed = true
-			for _, a := range u.acts {
+			for _, a := range u.Actions {
 				if a.Kind == plan.Adopt {
 					row.Adopted++
 				}
@@ -159,106 +151,6 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 	return res
 }
 
-// run applies every unit, at most Concurrency at a time. A unit that fails
-// is rolled back at once. Once stop is closed no further unit starts.
-func (r *Reconciler) run(stop <-chan struct{}, units []*unit) {
-	sem := make(chan struct{}, max(1, r.Concurrency))
-	var wg sync.WaitGroup
-	for _, u := range units {
-		sem <- struct{}{}
-		select {
-		case <-stop:
-			u.skipped = true
-			<-sem
-			continue
-		default:
-		}
-		wg.Add(1)
-		r.inFlight.Add(1)
-		go func() {
-			defer func() { r.inFlight.Add(-1); <-sem; wg.Done() }()
-			start := time.Now()
-			if u.err = r.do(u); u.err != nil {
-				u.kind = ErrApply
-				u.log.Error("apply failed; rolling back", "error", u.err)
-				r.undo(u)
-			}
-			u.took = time.Since(start)
-		}()
-	}
-	wg.Wait()
-}
-
-func (r *Reconciler) do(u *unit) error {
-	// Whatever happens next, the kernel view of this cycle is stale.
-	r.Invalidate()
-	for _, a := range u.acts {
-		if err := r.act(u, &a); err != nil {
-			return fmt.Errorf("%s: %w (changes rolled back)", u.label, err)
-		}
-		u.done = append(u.done, a)
-		if !a.Touches() {
-			u.paths = append(u.paths, a.Path)
-		}
-		if a.Kind == plan.Adopt {
-			u.log.Info("adopted a file of the previous multinic-agent; it is managed as the agent's own from now on", "path", a.Path)
-			continue
-		}
-		u.log.Info("applied", "action", a.String(), "drift", a.Drift)
-	}
-	return nil
-}
-
-// act carries out one action. A rename records in a.From the name the
-// link had when it was renamed, which is what the log shows.
-func (r *Reconciler) act(u *unit, a *plan.Action) error {
-	idx := 0
-	if u.before != nil {
-		idx = u.before.Index
-	}
-	if a.Backup {
-		kept, err := r.backUp(a.Path, a.Old)
-		if err != nil {
-			return fmt.Errorf("keeping a copy of the previous multinic-agent's %s: %w", a.Path, err)
-		}
-		u.log.Info("kept a copy of the previous multinic-agent's file", "path", a.Path, "backup", kept)
-	}
-	switch a.Kind {
-	case plan.WriteFile, plan.Adopt:
-		return atomicfile.Write(r.path(a.Path), a.New, a.Mode)
-	case plan.DeleteFile:
-		return atomicfile.Remove(r.path(a.Path))
-	case plan.Rename:
-		from, err := r.Links.Rename(idx, a.To)
-		if from != "" {
-			a.From = from
-		}
-		return err
-	case plan.SetMTU:
-		return r.Links.SetMTU(idx, a.MTU)
-	case plan.DisableRA:
-		err := r.Links.SetRA(idx, links.RA{Known: true})
-		if errors.Is(err, links.ErrReadOnly) {
-			// A container without the host's /proc/sys/net/ipv6/conf: the
-			// backend's file stops router advertisements once its daemon
-			// applies it; the row does not fail for it.
-			u.raReadOnly = true
-			u.log.Warn("cannot stop the NIC from learning router advertisements now; its file does once the network daemon applies it. In a container, bind the host's /proc/sys/net/ipv6/conf at ROOT_DIR/proc/sys/net/ipv6/conf", "error", err)
-			return nil
-		}
-		return err
-	case plan.DelAddr:
-		return r.Links.DelAddr(idx, a.Addr)
-	case plan.AddAddr:
-		return r.Links.AddAddr(idx, a.Addr)
-	case plan.SetUp:
-		return r.Links.SetUp(idx, true)
-	case plan.SetDown:
-		return r.Links.SetUp(idx, false)
-	}
-	return fmt.Errorf("unknown action %d", a.Kind)
-}
-
 // backUp keeps old, the previous agent's content of path, under
 // BackupDir before the agent replaces or deletes it. A copy already there
 // is never overwritten: a different content gets a time-stamped name.
@@ -275,83 +167,38 @@ func (r *Reconciler) backUp(path string, old []byte) (string, error) {
 	return dst, atomicfile.Write(dst, old, 0o600)
 }
 
-// undo restores the files the unit changed and the link's state from
-// before the cycle. It is best effort: every step is tried and logged.
-func (r *Reconciler) undo(u *unit) {
-	for _, a := range slices.Backward(u.done) {
-		var err error
-		switch {
-		case a.Touches():
-			continue
-		case a.Kind == plan.WriteFile && a.Old == nil:
-			err = atomicfile.Remove(r.path(a.Path))
-		default:
-			err = atomicfile.Write(r.path(a.Path), a.Old, a.OldMode)
-		}
-		if err != nil {
-			u.log.Error("rollback: cannot restore file; fix it by hand", "path", a.Path, "error", err)
-		}
-	}
-	if u.changedKernel() && u.before != nil {
-		if err := r.restoreLink(*u.before); err != nil {
-			u.log.Error("rollback: cannot restore link state", "error", err)
-		}
-	}
-	u.done = nil
-	u.log.Warn("rolled back to the state before the cycle")
-}
+// ops are the transactions' changes on the node: the kernel through
+// netlink, the files under ROOT_DIR.
+func (r *Reconciler) ops() txn.Ops { return nodeOps{r} }
 
-func (r *Reconciler) restoreLink(want links.Link) error {
-	cur, err := r.findLink(want.Index)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	if cur.Name != want.Name {
-		_, err := r.Links.Rename(want.Index, want.Name)
-		errs = append(errs, err)
-		// The rename took the link down, which drops its IPv6 addresses.
-		if cur, err = r.findLink(want.Index); err != nil {
-			return errors.Join(append(errs, err)...)
-		}
-	}
-	if cur.MTU != want.MTU {
-		errs = append(errs, r.Links.SetMTU(want.Index, want.MTU))
-	}
-	if want.RA.Known {
-		if ra, err := r.Links.RA(want.Index); err != nil || ra != want.RA {
-			if err := r.Links.SetRA(want.Index, want.RA); !errors.Is(err, links.ErrReadOnly) {
-				errs = append(errs, err)
-			}
-		}
-	}
-	for _, a := range cur.Addrs {
-		if !slices.Contains(want.Addrs, a) {
-			errs = append(errs, r.Links.DelAddr(want.Index, a))
-		}
-	}
-	for _, a := range want.Addrs {
-		if !slices.Contains(cur.Addrs, a) {
-			errs = append(errs, r.Links.AddAddr(want.Index, a))
-		}
-	}
-	if cur.Up != want.Up {
-		errs = append(errs, r.Links.SetUp(want.Index, want.Up))
-	}
-	return errors.Join(errs...)
-}
+type nodeOps struct{ r *Reconciler }
 
-func (r *Reconciler) findLink(index int) (links.Link, error) {
-	ls, err := r.Links.List()
+func (o nodeOps) Link(index int) (links.Link, error) {
+	ls, err := o.r.Links.List()
 	if err != nil {
 		return links.Link{}, err
 	}
 	for _, l := range ls {
 		if l.Index == index {
-			return l, nil
+			l.RA, err = o.r.Links.RA(index)
+			return l, err
 		}
 	}
 	return links.Link{}, fmt.Errorf("link %d is gone", index)
+}
+
+func (o nodeOps) Rename(index int, name string) error     { return o.r.Links.Rename(index, name) }
+func (o nodeOps) SetMTU(index, mtu int) error             { return o.r.Links.SetMTU(index, mtu) }
+func (o nodeOps) SetRA(index int, ra links.RA) error      { return o.r.Links.SetRA(index, ra) }
+func (o nodeOps) AddAddr(index int, p netip.Prefix) error { return o.r.Links.AddAddr(index, p) }
+func (o nodeOps) DelAddr(index int, p netip.Prefix) error { return o.r.Links.DelAddr(index, p) }
+func (o nodeOps) SetUp(index int, up bool) error          { return o.r.Links.SetUp(index, up) }
+func (o nodeOps) WriteFile(path string, data []byte, mode fs.FileMode) error {
+	return atomicfile.Write(o.r.path(path), data, mode)
+}
+func (o nodeOps) RemoveFile(path string) error { return atomicfile.Remove(o.r.path(path)) }
+func (o nodeOps) BackUp(path string, old []byte) (string, error) {
+	return o.r.backUp(path, old)
 }
 
 // markActivation records, before any file is written, which interfaces'
@@ -363,7 +210,7 @@ func (r *Reconciler) markActivation(units []*unit) {
 	}
 	names := slices.Clone(r.state.Activate)
 	for _, u := range units {
-		if slices.ContainsFunc(u.acts, func(a plan.Action) bool { return !a.Touches() }) && !slices.Contains(names, u.name) {
+		if slices.ContainsFunc(u.Actions, func(a plan.Action) bool { return !a.Touches() }) && !slices.Contains(names, u.name) {
 			names = append(names, u.name)
 		}
 	}
@@ -382,13 +229,13 @@ func (r *Reconciler) markActivation(units []*unit) {
 func (r *Reconciler) unfinishedActivation(files []netconf.Owned) []*unit {
 	var out []*unit
 	for _, name := range r.state.Activate {
-		u := &unit{row: -2, name: name, label: "unfinished activation of " + name, log: r.Log.With("name", name)}
+		u := &unit{row: -2, name: name, Unit: &txn.Unit{Label: "unfinished activation of " + name, Log: r.Log.With("name", name)}}
 		for _, f := range files {
 			if f.Name == name && !f.Foreign {
-				u.paths = append(u.paths, f.Path)
+				u.Paths = append(u.Paths, f.Path)
 			}
 		}
-		if len(u.paths) > 0 {
+		if len(u.Paths) > 0 {
 			r.Log.Info("running an activation a previous run did not finish", "name", name)
 			out = append(out, u)
 		}
@@ -400,13 +247,13 @@ func (r *Reconciler) unfinishedActivation(files []netconf.Owned) []*unit {
 // for the batch. If they fail, the units whose files changed are rolled
 // back and the tools run again so that what they generated and loaded
 // matches the restored files.
-func (r *Reconciler) activate(ctx context.Context, units []*unit) {
+func (r *Reconciler) activate(ctx context.Context, c *txn.Cycle, units []*unit) {
 	if !r.Activate {
 		return
 	}
 	var touched []*unit
 	for _, u := range units {
-		if u.err == nil && !u.skipped && len(u.paths) > 0 {
+		if u.Err == nil && !u.Skipped && len(u.Paths) > 0 {
 			touched = append(touched, u)
 		}
 	}
@@ -415,15 +262,24 @@ func (r *Reconciler) activate(ctx context.Context, units []*unit) {
 		return
 	}
 	r.Log.Error("activation failed; rolling back the interfaces of this cycle", "error", err)
-	r.rollBack(ctx, touched, ErrActivation, fmt.Errorf("activation failed: %w", err))
+	r.rollBack(ctx, c, touched, plan.Activation, fmt.Errorf("activation failed: %w", err))
 }
 
 // rollBack undoes every unit, giving reason as its error, and runs the
 // tools again for the restored files.
-func (r *Reconciler) rollBack(ctx context.Context, units []*unit, kind string, reason error) {
+func (r *Reconciler) rollBack(ctx context.Context, c *txn.Cycle, units []*unit, kind plan.ErrorKind, reason error) {
+	var real []*txn.Unit
 	for _, u := range units {
-		u.err, u.kind = fmt.Errorf("%s: %w (changes rolled back)", u.label, reason), kind
-		r.undo(u)
+		if u.row != -2 { // a leftover activation has nothing of its own to undo
+			real = append(real, u.Unit)
+		}
+	}
+	c.Rollback(real, reason)
+	for _, u := range units {
+		if u.row == -2 {
+			u.Err = fmt.Errorf("%s: %w", u.Label, reason)
+		}
+		u.Err = plan.Classed(kind, u.Err)
 	}
 	r.reactivate(ctx, units)
 }
@@ -432,15 +288,15 @@ func (r *Reconciler) rollBack(ctx context.Context, units []*unit, kind string, r
 // backend the units changed (the current backend's, or another's being
 // cleaned up after a move between backends). Each changed file is
 // activated by one backend only (see activator): a .link file that the
-// networkd and keyfile backends both write must not run nmcli on a
-// networkd node. A backend whose tool or daemon is absent is skipped: its
-// files take effect at the next boot.
+// networkd, keyfile and ifupdown backends all write must not run nmcli on
+// a networkd node. A backend whose tool or daemon is absent is skipped:
+// its files take effect at the next boot.
 func (r *Reconciler) runTools(ctx context.Context, units []*unit) error {
 	all := append([]netconf.Backend{r.Backend}, r.Others...)
 	names := make([][]string, len(all))
 	for _, u := range units {
-		for _, p := range u.paths {
-			k := activator(all, p, u.paths)
+		for _, p := range u.Paths {
+			k := activator(all, p, u.Paths)
 			if k >= 0 && !slices.Contains(names[k], u.name) {
 				names[k] = append(names[k], u.name)
 			}
@@ -524,14 +380,14 @@ func (r *Reconciler) reactivate(ctx context.Context, units []*unit) {
 // that did not reach the planned state. A network daemon reloaded by the
 // activation may still be reapplying the same state, so a mismatch is
 // re-read a few times before it counts.
-func (r *Reconciler) verify(ctx context.Context, p plan.Plan, units []*unit) {
+func (r *Reconciler) verify(ctx context.Context, c *txn.Cycle, p plan.Plan, units []*unit) {
 	const attempts, pause = 5, 200 * time.Millisecond
 	failing := map[*unit]error{}
 	for attempt := 1; ; attempt++ {
 		clear(failing)
 		ls, err := r.Links.List()
 		for _, u := range units {
-			if u.err != nil || u.skipped {
+			if u.Err != nil || u.Skipped || u.row == -2 {
 				continue
 			}
 			switch {
@@ -553,18 +409,20 @@ func (r *Reconciler) verify(ctx context.Context, p plan.Plan, units []*unit) {
 		time.Sleep(pause)
 	}
 	var rolled []*unit
+	var undo []*txn.Unit
 	for _, u := range units {
 		verr, ok := failing[u]
 		if !ok {
 			continue
 		}
-		u.err, u.kind = fmt.Errorf("%s: verification failed (changes rolled back): %w", u.label, verr), ErrVerify
-		u.log.Error("verification failed; rolling back", "error", verr)
-		r.undo(u)
-		if len(u.paths) > 0 {
+		u.Err = plan.Classed(plan.Verify, fmt.Errorf("%s: verification failed: %w", u.Label, verr))
+		u.Log.Error("verification failed; rolling back", "error", verr)
+		undo = append(undo, u.Unit)
+		if len(u.Paths) > 0 {
 			rolled = append(rolled, u)
 		}
 	}
+	c.Rollback(undo, nil)
 	r.reactivate(ctx, rolled)
 }
 
@@ -603,7 +461,7 @@ func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, ls []links.Link) error
 	if !l.Up {
 		errs = append(errs, errors.New("link is down"))
 	}
-	if it.Link.RA.Known && !u.raReadOnly {
+	if it.Link.RA.Known && !u.RAReadOnly {
 		if ra, err := r.Links.RA(l.Index); err != nil {
 			errs = append(errs, err)
 		} else if !ra.Off() {
@@ -616,8 +474,8 @@ func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, ls []links.Link) error
 
 func (r *Reconciler) verifyOrphan(u *unit, ls []links.Link) error {
 	var errs []error
-	if u.before != nil {
-		if l := linkAt(ls, u.before.Index); l != nil {
+	if u.Before != nil {
+		if l := linkAt(ls, u.Before.Index); l != nil {
 			if len(l.Addrs) > 0 {
 				errs = append(errs, fmt.Errorf("link %s still has addresses %v", l.Name, l.Addrs))
 			}
@@ -632,7 +490,7 @@ func (r *Reconciler) verifyOrphan(u *unit, ls []links.Link) error {
 
 func (r *Reconciler) verifyFiles(u *unit) error {
 	var errs []error
-	for _, a := range u.done {
+	for _, a := range u.Done {
 		switch a.Kind {
 		case plan.WriteFile, plan.Adopt:
 			data, err := os.ReadFile(r.path(a.Path))
@@ -653,7 +511,7 @@ func (r *Reconciler) verifyFiles(u *unit) error {
 // answeringGateways returns the default gateways that answer before a
 // cycle that changes links (none when it changes only files).
 func (r *Reconciler) answeringGateways(ctx context.Context, units []*unit) []netip.Addr {
-	if r.Probe == nil || !slices.ContainsFunc(units, func(u *unit) bool { return slices.ContainsFunc(u.acts, plan.Action.Touches) }) {
+	if r.Probe == nil || !slices.ContainsFunc(units, func(u *unit) bool { return slices.ContainsFunc(u.Actions, plan.Action.Touches) }) {
 		return nil
 	}
 	gws, err := r.Links.DefaultGateways()
@@ -683,10 +541,10 @@ func (r *Reconciler) answeringGateways(ctx context.Context, units []*unit) []net
 // checkReach makes sure a cycle that changed links did not cut the node
 // off: the database must still answer, and so must every default gateway
 // that answered before. If not, every change of the cycle is undone.
-func (r *Reconciler) checkReach(ctx context.Context, units []*unit, gateways []netip.Addr) {
+func (r *Reconciler) checkReach(ctx context.Context, c *txn.Cycle, units []*unit, gateways []netip.Addr) {
 	var changed []*unit
 	for _, u := range units {
-		if u.err == nil && u.changedKernel() {
+		if u.Err == nil && u.ChangedKernel() {
 			changed = append(changed, u)
 		}
 	}
@@ -711,5 +569,5 @@ func (r *Reconciler) checkReach(ctx context.Context, units []*unit, gateways []n
 		return
 	}
 	r.Log.Error("the node lost its network after this cycle's link changes; rolling them back", "error", err)
-	r.rollBack(ctx, changed, ErrConnectivity, err)
+	r.rollBack(ctx, c, changed, plan.Connectivity, err)
 }

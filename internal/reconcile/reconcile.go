@@ -110,7 +110,6 @@ type retry struct {
 	failures    int
 	next        time.Time
 	err         error
-	kind        string
 }
 
 // fingerprint identifies a row's content: a change resets its backoff.
@@ -129,7 +128,7 @@ func (r *Reconciler) noteFailure(row store.Row, u *unit, now time.Time) {
 		r.retries[row.ID] = rt
 	}
 	rt.failures++
-	rt.err, rt.kind = u.err, u.kind
+	rt.err = u.Err
 	rt.next = now.Add(r.Backoff.Delay(rt.failures))
 }
 
@@ -146,15 +145,6 @@ func (r *Reconciler) Problem() error {
 
 // InFlight is the number of interfaces being applied right now.
 func (r *Reconciler) InFlight() int64 { return r.inFlight.Load() }
-
-// Classes of RowResult.Err besides plan's (validation, protected, conflict).
-const (
-	ErrMissing      = "nic_missing"
-	ErrApply        = "apply"
-	ErrActivation   = "activation"
-	ErrVerify       = "verify"
-	ErrConnectivity = "connectivity"
-)
 
 // Result is the outcome of one cycle.
 type Result struct {
@@ -175,9 +165,8 @@ type RowResult struct {
 	Address string
 	MTU     int
 	State   string
-	Err     error
-	// Kind is the class of Err (plan.ErrValidation, ErrApply, ...).
-	Kind string
+	// Err is why the row did not converge; plan.KindOf says its class.
+	Err error
 	// Deferred is set when the row was not retried because of its backoff;
 	// Skipped when the agent stopped before applying it.
 	Deferred, Skipped bool
@@ -186,6 +175,23 @@ type RowResult struct {
 	Adopted  int
 	Drifts   []string
 	Duration time.Duration
+}
+
+// Outcome is what the cycle did with the row, as the counts of applied
+// rows and row failures (health's processed_vms and failed_configs,
+// multinic_interfaces_processed_total) count it: "success" for a row
+// changed and verified, "failure" for a row that failed in this cycle
+// (not one left in its backoff, nor one a stop skipped), "" otherwise.
+func (r RowResult) Outcome() string {
+	switch {
+	case r.Deferred || r.Skipped:
+		return ""
+	case r.Err != nil:
+		return "failure"
+	case r.Changed:
+		return "success"
+	}
+	return ""
 }
 
 // Failed counts rows that did not converge.
@@ -211,13 +217,10 @@ func (r *Reconciler) Plan(ctx context.Context) (plan.Plan, error) {
 	return plan.Build(in), nil
 }
 
-// ErrDB marks errors reading or writing the database.
-var ErrDB = errors.New("database")
-
 func (r *Reconciler) read(ctx context.Context) (plan.Input, error) {
 	rows, err := r.Store.Rows(ctx)
 	if err != nil {
-		return plan.Input{}, fmt.Errorf("%w: %w", ErrDB, err)
+		return plan.Input{}, plan.Classed(plan.Database, err)
 	}
 	in, err := r.observe(ctx, rows)
 	if err != nil {
@@ -234,12 +237,10 @@ type renderCache struct {
 	files map[netconf.Iface][]netconf.File
 }
 
-// Canonical implements netconf.Canonical for the backends that have it.
-func (c *renderCache) Canonical(path string, content []byte) []byte {
-	if cb, ok := c.Backend.(netconf.Canonical); ok {
-		return cb.Canonical(path, content)
-	}
-	return content
+// same reports whether a file found on the node says what the backend
+// rendered (the tool that owns the format may have rewritten it).
+func (r *Reconciler) same(path string, content, want []byte) bool {
+	return netconf.Same(r.Backend, path, content, want)
 }
 
 // Render implements netconf.Backend.
@@ -367,7 +368,7 @@ func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input,
 			r.Log.Error("agent state unusable; going on with it in memory", "error", r.state.problem)
 		}
 	}
-	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.defaults, Backend: r.render,
+	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.defaults, Render: r.render.Render, Same: r.same,
 		Claims: r.otherClaims(), ClaimsRead: r.ClaimsRead, Reserved: view.reserved, PrevAbsent: r.state.confirmedAbsent(time.Now(), r.MinAbsence)}, nil
 }
 
@@ -495,7 +496,7 @@ func (r *Reconciler) report(ctx context.Context, res *Result) error {
 				r.Log.Warn("row changed owner or was deleted during the cycle", "id", it.Row.ID, "error", err)
 				continue
 			}
-			return fmt.Errorf("%w: reporting row %d (the next cycle reports it again): %w", ErrDB, it.Row.ID, err)
+			return plan.Classed(plan.Database, fmt.Errorf("reporting row %d (the next cycle reports it again): %w", it.Row.ID, err))
 		}
 	}
 	return nil

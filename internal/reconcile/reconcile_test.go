@@ -24,6 +24,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
 	"github.com/multinic-agent/multinic-agent/internal/networkd"
+	"github.com/multinic-agent/multinic-agent/internal/plan"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
 	"github.com/multinic-agent/multinic-agent/internal/store"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
@@ -437,7 +438,7 @@ func TestFailingRowBacksOffUntilItChanges(t *testing.T) {
 	r.Backoff = reconcile.Backoff{Base: time.Hour, Max: 2 * time.Hour, Multiplier: 2}
 
 	first := e.cycle(r).Rows[0]
-	if first.Err == nil || first.Deferred || first.Kind != reconcile.ErrApply {
+	if first.Err == nil || first.Deferred || plan.KindOf(first.Err) != plan.Apply {
 		t.Fatalf("first attempt: %+v", first)
 	}
 	second := e.cycle(r).Rows[0]

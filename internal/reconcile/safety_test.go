@@ -77,8 +77,8 @@ func TestBadRowsFailAlone(t *testing.T) {
 					}
 					continue
 				}
-				if row.Err == nil || !strings.Contains(row.Err.Error(), c.want) || !strings.HasPrefix(row.Err.Error(), "row ") || row.Kind != plan.ErrValidation {
-					t.Errorf("row %d: error %v (%s), want %q", row.ID, row.Err, row.Kind, c.want)
+				if row.Err == nil || !strings.Contains(row.Err.Error(), c.want) || !strings.HasPrefix(row.Err.Error(), "row ") || plan.KindOf(row.Err) != plan.Validation {
+					t.Errorf("row %d: error %v (%s), want %q", row.ID, row.Err, plan.KindOf(row.Err), c.want)
 				}
 				if e.db.Success(t, row.ID) != 0 {
 					t.Errorf("row %d marked successful", row.ID)
@@ -135,8 +135,8 @@ func TestProtectedLinksAreNeverTouched(t *testing.T) {
 	want := map[string]string{"eth6": "carries a default route", "eth7": "PROTECTED_INTERFACES", "eth8": "route to the database"}
 	for k, row := range res.Rows {
 		name := []string{"eth6", "eth7", "eth8"}[k]
-		if row.Err == nil || !strings.Contains(row.Err.Error(), want[name]) || row.Kind != plan.ErrProtected {
-			t.Errorf("%s: %v (%s), want %q", name, row.Err, row.Kind, want[name])
+		if row.Err == nil || !strings.Contains(row.Err.Error(), want[name]) || plan.KindOf(row.Err) != plan.Protected {
+			t.Errorf("%s: %v (%s), want %q", name, row.Err, plan.KindOf(row.Err), want[name])
 		}
 		if l := e.ns.Link(t, name); l.MTU != 1500 {
 			t.Errorf("%s changed: %+v", name, l)
@@ -161,7 +161,7 @@ func TestFailedReadRemovesNothing(t *testing.T) {
 
 	proxy.Cut()
 	for range 3 {
-		if _, err := r.Cycle(context.Background()); !errors.Is(err, reconcile.ErrDB) {
+		if _, err := r.Cycle(context.Background()); plan.KindOf(err) != plan.Database {
 			t.Fatalf("cycle with the database gone: %v", err)
 		}
 	}
@@ -291,8 +291,8 @@ func TestLostGatewayRollsBackTheCycle(t *testing.T) {
 		return nil
 	}
 	res := e.cycle(r)
-	if row := res.Rows[0]; row.Err == nil || row.Kind != reconcile.ErrConnectivity || !strings.Contains(row.Err.Error(), "the default gateway 192.0.2.1 stopped answering") {
-		t.Fatalf("row: %v (%s)", row.Err, row.Kind)
+	if row := res.Rows[0]; row.Err == nil || plan.KindOf(row.Err) != plan.Connectivity || !strings.Contains(row.Err.Error(), "the default gateway 192.0.2.1 stopped answering") {
+		t.Fatalf("row: %v (%s)", row.Err, plan.KindOf(row.Err))
 	}
 	l := e.ns.Link(t, "eth1")
 	if l.MTU != 1500 || l.Up || len(l.Addrs) != 0 {
@@ -336,7 +336,7 @@ func TestAHangingReportEndsTheCycleInTime(t *testing.T) {
 	_, err = r.Cycle(context.Background())
 	took := time.Since(start)
 	tx.Rollback()
-	if !errors.Is(err, reconcile.ErrDB) || took > 6*time.Second {
+	if plan.KindOf(err) != plan.Database || took > 6*time.Second {
 		t.Fatalf("cycle with the rows locked: %v after %s, want a database error within the deadline", err, took)
 	}
 	t.Logf("the locked report ended after %s: %v", took.Round(100*time.Millisecond), err)

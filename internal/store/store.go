@@ -21,22 +21,12 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/multinic-agent/multinic-agent/internal/plan"
 )
 
-// Row is one multi_interface row joined with its subnet. NULL strings read
-// as ""; HasMTU is false for a NULL mtu.
-type Row struct {
-	ID       int64
-	PortID   string
-	SubnetID string
-	MAC      string
-	Node     string
-	Success  bool
-	Address  string
-	CIDR     string
-	MTU      int64
-	HasMTU   bool
-}
+// Row is one multi_interface row joined with its subnet: the planner's type.
+type Row = plan.Row
 
 // Options are the connection settings the store needs.
 type Options struct {

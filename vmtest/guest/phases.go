@@ -451,7 +451,7 @@ func resetNode(g *G) error {
 			return fmt.Errorf("no NIC with MAC %s", r.mac)
 		}
 		if first := g.val("name:" + r.mac); l.Name != first {
-			if _, err := h.Rename(l.Index, first); err != nil {
+			if err := h.Rename(l.Index, first); err != nil {
 				return err
 			}
 		}

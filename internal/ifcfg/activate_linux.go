@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The multinic-agent Authors
+
+package ifcfg
+
+import (
+	"context"
+
+	"github.com/multinic-agent/multinic-agent/internal/nmcli"
+)
+
+// Activate implements netconf.Backend through nmcli.
+func (Backend) Activate(ctx context.Context, root string, changed []string) error {
+	return nmcli.Activate(ctx, root, changed, Path)
+}
