@@ -56,7 +56,7 @@ func CacheKey(suite, variant string, packages []string) string {
 	p := slices.Clone(packages)
 	slices.Sort(p)
 	p = slices.Compact(p)
-	h := sha256.Sum256([]byte("multinic-vmtest rootfs v2\n" + suite + "\n" + variant + "\n" + strings.Join(p, "\n") +
+	h := sha256.Sum256([]byte("multinic-vmtest rootfs v3\n" + suite + "\n" + variant + "\n" + strings.Join(p, "\n") +
 		"\ninitramfs " + strings.Join(initramfsModules, " ")))
 	return hex.EncodeToString(h[:8])
 }
@@ -131,24 +131,32 @@ func Rootfs(ctx context.Context, cacheDir string, logf func(string, ...any)) (ta
 	mirror := Mirror()
 	logf("building the image's root file system: debootstrap --variant=%s %s from %s (about 7 minutes; cached as %s)", Variant, Suite, mirror, tar)
 	start := time.Now()
-	out, err := run(ctx, "debootstrap", "--variant="+Variant, "--include="+strings.Join(Packages, ","), Suite, tree, mirror)
+	// Two stages, so that the initramfs is made once, small: the first
+	// unpacks the base system, then the initramfs settings go in (files
+	// no package owns), then the second installs every package.
+	out, err := run(ctx, "debootstrap", "--foreign", "--variant="+Variant, "--include="+strings.Join(Packages, ","), Suite, tree, mirror)
 	if err != nil {
-		return "", false, fmt.Errorf("debootstrap: %w\n%s", err, tail(out, 30))
+		return "", false, fmt.Errorf("debootstrap (first stage): %w\n%s", err, tail(out, 30))
 	}
-	if err := os.WriteFile(filepath.Join(tree, "etc/initramfs-tools/conf.d/multinic-vmtest.conf"), []byte("MODULES=list\n"), 0o644); err != nil {
-		return "", false, err
+	for path, content := range map[string]string{
+		"etc/initramfs-tools/conf.d/multinic-vmtest.conf":     "MODULES=list\n",
+		"usr/share/initramfs-tools/modules.d/multinic-vmtest": strings.Join(initramfsModules, "\n") + "\n",
+	} {
+		p := filepath.Join(tree, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", false, err
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return "", false, err
+		}
 	}
-	f, err := os.OpenFile(filepath.Join(tree, "etc/initramfs-tools/modules"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return "", false, err
+	if out, err := run(ctx, "chroot", tree, "/debootstrap/debootstrap", "--second-stage"); err != nil {
+		return "", false, fmt.Errorf("debootstrap (second stage): %w\n%s", err, tail(out, 30))
 	}
-	_, err = f.WriteString(strings.Join(initramfsModules, "\n") + "\n")
-	f.Close()
-	if err != nil {
-		return "", false, err
-	}
-	if out, err := run(ctx, "chroot", tree, "update-initramfs", "-u", "-k", "all"); err != nil {
-		return "", false, fmt.Errorf("update-initramfs in the image: %w\n%s", err, tail(out, 10))
+	if m, _ := filepath.Glob(filepath.Join(tree, "boot/initrd.img-*")); len(m) != 1 {
+		return "", false, fmt.Errorf("debootstrap left %d initramfs images in /boot", len(m))
+	} else if st, err := os.Stat(m[0]); err != nil || st.Size() > 20<<20 {
+		return "", false, fmt.Errorf("the initramfs %s is not the small one MODULES=list makes (%v)", m[0], err)
 	}
 	// debootstrap leaves downloaded packages behind.
 	debs, _ := filepath.Glob(filepath.Join(tree, "var/cache/apt/archives/*.deb"))
