@@ -129,7 +129,7 @@ func Rootfs(ctx context.Context, cacheDir string, logf func(string, ...any)) (ta
 	defer os.RemoveAll(build)
 	tree := filepath.Join(build, "tree")
 	mirror := Mirror()
-	logf("building the image's root file system: debootstrap --variant=%s %s from %s (about 7 minutes; cached as %s)", Variant, Suite, mirror, tar)
+	logf("building the image's root file system: debootstrap --variant=%s %s from %s (4 to 10 minutes; cached as %s)", Variant, Suite, mirror, tar)
 	start := time.Now()
 	// Two stages, so that the initramfs is made once, small: the first
 	// unpacks the base system, then the initramfs settings go in (files
