@@ -11,7 +11,7 @@ test:
 
 # The VM test alone (root): a Debian 12 VM under qemu (no KVM needed) runs
 # the agent under systemd for each backend, across reboots. 10-20 minutes
-# with a warm cache, about 7 more to build the cached root file system
+# with a warm cache, 4 to 10 more to build the cached root file system
 # (debootstrap) the first time; see README, Testing.
 vmtest:
 	MULTINIC_VMTEST=1 go test -count=1 -timeout 70m -v -run '^TestVM$$' ./vmtest

@@ -17,8 +17,8 @@ import (
 // it: for each backend, the agent installed as the operator does (the
 // install script, or the .deb), started by systemd, its sandbox, health,
 // drift, hot-plug, kill -9, a database outage, reboots with the agent
-// disabled and enabled, and the uninstall. It takes 10 to 20 minutes (7
-// more to build the root file system on a cold cache), so it runs only
+// disabled and enabled, and the uninstall. It takes 13 to 20 minutes (4 to
+// 10 more to build the root file system on a cold cache), so it runs only
 // when asked: MULTINIC_VMTEST=1 (make vmtest, scripts/test.sh).
 //
 // MULTINIC_VMTEST_CACHE (default /var/cache/multinic-vmtest) holds the
