@@ -66,7 +66,7 @@ packages:
 			$(NFPM) package --config '$(STAGE)/nfpm.yaml' --packager $$p --target '$(DIST)/' || exit 1; \
 	done
 
-# Benchmarks (root; about 20 minutes): the Go benchmarks of the pure parts
+# Benchmarks (root; about 45 minutes): the Go benchmarks of the pure parts
 # (5 runs each, medians), then cmd/bench: the agent binary in a network
 # namespace against a private mariadbd (idle cycle, memory soak,
 # convergence) and a simulated fleet. Writes docs/benchmarks.md; the raw
@@ -74,6 +74,9 @@ packages:
 # e.g. BENCH_ARGS='-soak 1h' or BENCH_ARGS='-agents 1000 -duration 90s'.
 BENCH_DIR  ?= /tmp/multinic-bench
 BENCH_ARGS ?=
+# The revision whose agent is measured beside this one (hot-plug, outage,
+# idle cost): the figures "before". Empty: none.
+BENCH_BASELINE ?= 8b9e77d
 BENCH_PKGS := ./internal/plan ./internal/netplan ./internal/ifcfg ./internal/keyfile ./internal/networkd ./internal/reconcile
 BENCH_GO   := go test -run '^$$' -bench . -benchmem -count 5 $(BENCH_PKGS)
 
@@ -81,4 +84,4 @@ bench:
 	mkdir -p $(BENCH_DIR)
 	$(BENCH_GO) > $(BENCH_DIR)/gobench.txt || { cat $(BENCH_DIR)/gobench.txt; exit 1; }
 	cat $(BENCH_DIR)/gobench.txt
-	go run ./cmd/bench all -gobench $(BENCH_DIR)/gobench.txt -gobench-cmd "$(BENCH_GO)" -results $(BENCH_DIR)/results.json -out docs/benchmarks.md $(BENCH_ARGS)
+	go run ./cmd/bench all -gobench $(BENCH_DIR)/gobench.txt -gobench-cmd "$(BENCH_GO)" -results $(BENCH_DIR)/results.json -out docs/benchmarks.md $(if $(BENCH_BASELINE),-baseline-rev $(BENCH_BASELINE)) $(BENCH_ARGS)

@@ -4,16 +4,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 )
 
 // healthPort is where the agent serves health and metrics, on the
@@ -24,18 +20,16 @@ const healthPort = "8080"
 // changes (which raise no kernel event) show up within the tour.
 const pollInterval = "1s"
 
-// agentProc is `multinic-agent run` inside the namespace, logging JSON to
-// a file.
+// agentProc is `multinic-agent run` inside the namespace (harness.Agent),
+// its JSON log also written to a file.
 type agentProc struct {
-	cmd     *exec.Cmd
-	Log     string
-	Env     []string
-	exited  chan struct{}
-	waitErr error
+	*harness.Agent
+	Log string
+	Env []string
 }
 
 // startAgent runs the agent binary as a daemon inside the namespace.
-func startAgent(bin, ns, dir, socket string) (*agentProc, error) {
+func startAgent(bin string, ns *harness.Netns, dir, socket string) (*agentProc, error) {
 	conf := dir + "/config.env"
 	if err := os.WriteFile(conf, []byte("# empty: the demo sets everything in the environment\n"), 0o600); err != nil {
 		return nil, err
@@ -55,7 +49,6 @@ func startAgent(bin, ns, dir, socket string) (*agentProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	env := []string{
 		"NODE_NAME=" + nodeName,
 		"DB_SOCKET=" + socket, "DB_USER=root", "DB_NAME=" + dbName,
@@ -66,56 +59,22 @@ func startAgent(bin, ns, dir, socket string) (*agentProc, error) {
 		// Debug: every cycle is logged with its trigger, in sync or not.
 		"LOG_FORMAT=json", "LOG_LEVEL=debug",
 	}
-	a := &agentProc{Log: logFile, Env: env, exited: make(chan struct{})}
-	a.cmd = exec.Command("ip", "netns", "exec", ns, bin, "run", "--config", conf)
 	// Only what is set here: no DB_* or other key from the caller's
 	// environment leaks in.
-	a.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	a.cmd.Stdout, a.cmd.Stderr = f, f
-	// Its own process group: a Ctrl-C reaches the demo, which stops the
-	// agent itself; if the demo dies, the kernel sends SIGTERM.
-	a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := a.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("cannot start %s: %w", bin, err)
+	a, err := harness.StartAgent(ns, harness.AgentConfig{Env: env, Log: f}, bin, "run", "--config", conf)
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
 	go func() {
-		a.waitErr = a.cmd.Wait()
-		close(a.exited)
+		<-a.Done()
+		f.Close()
 	}()
-	return a, nil
-}
-
-// Exited returns an error once the agent has stopped.
-func (a *agentProc) Exited() error {
-	select {
-	case <-a.exited:
-		if a.waitErr == nil {
-			return errors.New("the agent exited with status 0 instead of running as a daemon")
-		}
-		return fmt.Errorf("the agent exited: %v", a.waitErr)
-	default:
-		return nil
-	}
+	return &agentProc{Agent: a, Log: logFile, Env: env}, nil
 }
 
 // Stop sends SIGTERM and waits, then kills.
-func (a *agentProc) Stop() error {
-	if a.Exited() != nil {
-		return nil
-	}
-	a.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-a.exited:
-		if a.waitErr != nil {
-			return fmt.Errorf("it did not exit cleanly on SIGTERM: %v", a.waitErr)
-		}
-		return nil
-	case <-time.After(5 * time.Second):
-		a.cmd.Process.Kill()
-		<-a.exited
-		return errors.New("did not stop within 5s of SIGTERM; killed")
-	}
-}
+func (a *agentProc) Stop() error { return a.Agent.Stop(5 * time.Second) }
 
 // logLine is one JSON line of the agent's log.
 type logLine struct {
@@ -132,43 +91,17 @@ type logLine struct {
 	Error   string    `json:"error"`
 }
 
-// LogSize is the log's current length, to read what a step added.
-func (a *agentProc) LogSize() int64 {
-	st, err := os.Stat(a.Log)
-	if err != nil {
-		return 0
-	}
-	return st.Size()
-}
-
-// LogSince returns the JSON lines written after offset.
-func (a *agentProc) LogSince(offset int64) []logLine {
-	b, err := os.ReadFile(a.Log)
-	if err != nil || int64(len(b)) < offset {
-		return nil
-	}
+// LogSince returns the JSON lines written after the first offset lines
+// (offset from LineCount).
+func (a *agentProc) LogSince(offset int) []logLine {
 	var out []logLine
-	sc := bufio.NewScanner(bytes.NewReader(b[offset:]))
-	for sc.Scan() {
+	for _, line := range a.Lines(offset) {
 		var l logLine
-		if json.Unmarshal(sc.Bytes(), &l) == nil {
+		if json.Unmarshal([]byte(line), &l) == nil {
 			out = append(out, l)
 		}
 	}
 	return out
-}
-
-// Tail returns the last n lines of the log, for a failed step.
-func (a *agentProc) Tail(n int) string {
-	b, _ := os.ReadFile(a.Log)
-	if len(bytes.TrimSpace(b)) == 0 {
-		return "(none)"
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // isCycle reports whether the line ends a reconcile ("reconcile finished"
@@ -176,7 +109,7 @@ func (a *agentProc) Tail(n int) string {
 func (l logLine) isCycle() bool { return strings.HasPrefix(l.Msg, "reconcile finished") }
 
 // reconciles are the cycles since offset that changed something.
-func (a *agentProc) reconciles(offset int64) []logLine {
+func (a *agentProc) reconciles(offset int) []logLine {
 	var out []logLine
 	for _, l := range a.LogSince(offset) {
 		if l.isCycle() && l.Changed {

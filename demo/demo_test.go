@@ -16,22 +16,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 )
 
 // runAsDemo makes the test binary act as multinic-demo, so that the tests
 // run the tour as a process of its own, which they can signal.
 const runAsDemo = "MULTINIC_DEMO_RUN_MAIN"
 
-var buildDir string
-
 func TestMain(m *testing.M) {
 	if os.Getenv(runAsDemo) == "1" {
 		os.Exit(demo(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	harness.RemoveBuilt()
 	os.Exit(code)
 }
 
@@ -55,30 +53,14 @@ func requirePrivileged(t *testing.T) {
 	t.Skip(reason)
 }
 
-var (
-	buildOnce  sync.Once
-	agentBin   string
-	buildError error
-)
-
 // agent builds the real agent from the repository root, once per run.
 func agent(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		if buildDir, buildError = os.MkdirTemp("", "multinic-demo-test-"); buildError != nil {
-			return
-		}
-		agentBin = filepath.Join(buildDir, "multinic-agent")
-		cmd := exec.Command("go", "build", "-o", agentBin, "./cmd/agent")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildError = errors.New("building the agent: " + err.Error() + "\n" + string(out))
-		}
-	})
-	if buildError != nil {
-		t.Fatal(buildError)
+	bin, err := harness.BuiltAgent()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return agentBin
+	return bin
 }
 
 // lockedBuffer collects a process's output while it runs.

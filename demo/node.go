@@ -4,73 +4,37 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 )
 
-// node is a throwaway network namespace standing in for a VM; its NICs are
-// veths whose peers stay in the namespace, up, so the NICs get carrier.
+// node is a throwaway network namespace standing in for a VM
+// (harness.Netns); its NICs are veths whose peers stay in the namespace.
 type node struct {
-	Name  string
+	*harness.Netns
 	peers map[string]bool
-}
-
-// ip runs the ip command and returns its output, or an error quoting it.
-func ip(args ...string) (string, error) {
-	out, err := exec.Command("ip", args...).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return string(out), nil
 }
 
 // newNode creates the namespace with lo up.
 func newNode(name string) (*node, error) {
-	if _, err := ip("netns", "add", name); err != nil {
-		return nil, fmt.Errorf("cannot create the network namespace (run as root, with iproute2): %w", err)
-	}
-	n := &node{Name: name, peers: map[string]bool{}}
-	if _, err := n.ip("link", "set", "lo", "up"); err != nil {
-		n.Delete()
+	n, err := harness.NewNetns(name)
+	if err != nil {
 		return nil, err
 	}
-	return n, nil
-}
-
-// ip runs `ip -n NS args...`.
-func (n *node) ip(args ...string) (string, error) {
-	return ip(append([]string{"-n", n.Name}, args...)...)
+	return &node{Netns: n, peers: map[string]bool{}}, nil
 }
 
 // AddNIC creates a veth called name with the given MAC, down, like a NIC
 // the cloud just attached.
 func (n *node) AddNIC(name, mac string) error {
-	peer := name + "-peer"
-	if _, err := n.ip("link", "add", name, "address", mac, "type", "veth", "peer", "name", peer); err != nil {
-		return err
-	}
-	n.peers[peer] = true
-	_, err := n.ip("link", "set", peer, "up")
-	return err
-}
-
-// Delete removes the namespace and every link in it.
-func (n *node) Delete() error {
-	_, err := ip("netns", "del", n.Name)
-	return err
+	n.peers[harness.Peer(name)] = true
+	return n.Netns.AddNIC(name, mac)
 }
 
 // link is a NIC as `ip -j addr` reports it.
@@ -113,9 +77,10 @@ func (l link) Global() []string {
 	return out
 }
 
-// Links lists the namespace's NICs (not lo, not the veth peers).
-func (n *node) Links() ([]link, error) {
-	out, err := n.ip("-j", "addr", "show")
+// NICs lists the namespace's NICs (not lo, not the veth peers) as
+// `ip -j addr` shows them, the tentative state of IPv6 addresses included.
+func (n *node) NICs() ([]link, error) {
+	out, err := n.IP("-j", "addr", "show")
 	if err != nil {
 		return nil, err
 	}
@@ -157,54 +122,4 @@ func printLinks(w io.Writer, links []link) {
 		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\n", l.Name, l.MAC, l.MTU, state, addrs)
 	}
 	tw.Flush()
-}
-
-// HTTPClient returns a client whose connections are made from inside the
-// namespace, where the agent's health endpoint listens on 127.0.0.1.
-func (n *node) HTTPClient() *http.Client {
-	return &http.Client{
-		Timeout:   5 * time.Second,
-		Transport: &http.Transport{DialContext: n.dial, DisableKeepAlives: true},
-	}
-}
-
-// dial switches one OS thread into the namespace for the socket's creation
-// only. If the thread cannot be switched back it stays locked, so Go
-// discards it instead of reusing it.
-func (n *node) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{nil, err}
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open("/run/netns/" + n.Name)
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{nil, err}
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{nil, fmt.Errorf("entering namespace %s: %w", n.Name, err)}
-			return
-		}
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
 }

@@ -25,7 +25,7 @@ func (t *tour) converged(ctx context.Context) (bool, string, error) {
 	if err != nil {
 		return false, "", err
 	}
-	links, err := t.node.Links()
+	links, err := t.node.NICs()
 	if err != nil {
 		return false, "", err
 	}
@@ -84,7 +84,7 @@ func (t *tour) waitFor(ctx context.Context, since time.Time, cond func() (bool, 
 // triggers waits for the agent to log the cycles that made the change seen
 // since offset (a cycle is logged after activation and verification, the
 // change may be seen before) and returns them.
-func (t *tour) triggers(ctx context.Context, offset int64, want func(logLine) bool) []logLine {
+func (t *tour) triggers(ctx context.Context, offset int, want func(logLine) bool) []logLine {
 	for end := time.Now().Add(t.timeout); time.Now().Before(end); {
 		var out []logLine
 		for _, l := range t.agent.reconciles(offset) {
@@ -138,10 +138,10 @@ const quiet = 500 * time.Millisecond
 // by a cycle already under way, such as one the agent's own link changes
 // trigger.
 func (t *tour) settle(ctx context.Context) error {
-	off := t.agent.LogSize()
+	off := t.agent.LineCount()
 	var calm time.Time
 	_, err := t.waitFor(ctx, time.Now(), func() (bool, string, error) {
-		links, err := t.node.Links()
+		links, err := t.node.NICs()
 		if err != nil {
 			return false, "", err
 		}

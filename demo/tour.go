@@ -142,7 +142,7 @@ func (t *tour) nodeBefore(ctx context.Context) (result, error) {
 			return result{}, err
 		}
 	}
-	links, err := t.node.Links()
+	links, err := t.node.NICs()
 	if err != nil {
 		return result{}, err
 	}
@@ -159,7 +159,7 @@ func (t *tour) nodeBefore(ctx context.Context) (result, error) {
 func (t *tour) startAgent(ctx context.Context) (result, error) {
 	start := time.Now()
 	var err error
-	if t.agent, err = startAgent(t.agentBin, t.node.Name, t.dir, t.srv.Socket); err != nil {
+	if t.agent, err = startAgent(t.agentBin, t.node.Netns, t.dir, t.srv.Socket); err != nil {
 		return result{}, err
 	}
 	fmt.Fprintf(t.out, "  ip netns exec %s multinic-agent run --config %s  (an empty file), with\n", t.node.Name, filepath.Join(t.dir, "config.env"))
@@ -170,7 +170,7 @@ func (t *tour) startAgent(ctx context.Context) (result, error) {
 		return result{}, err
 	}
 	cycles := t.triggers(ctx, 0, nil)
-	links, err := t.node.Links()
+	links, err := t.node.NICs()
 	if err != nil {
 		return result{}, err
 	}
@@ -201,7 +201,7 @@ func (t *tour) startAgent(ctx context.Context) (result, error) {
 
 // linkOf returns the NIC with the given MAC.
 func (t *tour) linkOf(mac string) (link, error) {
-	links, err := t.node.Links()
+	links, err := t.node.NICs()
 	if err != nil {
 		return link{}, err
 	}
@@ -222,7 +222,7 @@ func (t *tour) changeMTU(ctx context.Context) (result, error) {
 		return result{}, err
 	}
 	fmt.Fprintf(t.out, "  UPDATE multi_interface SET mtu = %d WHERE id = %d;   -- %s has MTU %d\n", mtu, t.ids[0], before.Name, before.MTU)
-	off, start := t.agent.LogSize(), time.Now()
+	off, start := t.agent.LineCount(), time.Now()
 	if _, err := t.db.ExecContext(ctx, "UPDATE multi_interface SET mtu = ? WHERE id = ?", mtu, t.ids[0]); err != nil {
 		return result{}, fmt.Errorf("changing the MTU in the database: %w", err)
 	}
@@ -257,8 +257,8 @@ func (t *tour) removeAddress(ctx context.Context) (result, error) {
 		return result{}, fmt.Errorf("%s has addresses %v, expected one", l.Name, addrs)
 	}
 	fmt.Fprintf(t.out, "  ip -n %s addr del %s dev %s\n", t.node.Name, addrs[0], l.Name)
-	off, start := t.agent.LogSize(), time.Now()
-	if _, err := t.node.ip("addr", "del", addrs[0], "dev", l.Name); err != nil {
+	off, start := t.agent.LineCount(), time.Now()
+	if _, err := t.node.IP("addr", "del", addrs[0], "dev", l.Name); err != nil {
 		return result{}, err
 	}
 	took, err := t.waitFor(ctx, start, func() (bool, string, error) { return t.converged(ctx) })
@@ -287,7 +287,7 @@ func (t *tour) deleteRow(ctx context.Context) (result, error) {
 		return result{}, fmt.Errorf("no file of the agent names %s", gone.mac)
 	}
 	fmt.Fprintf(t.out, "  DELETE FROM multi_interface WHERE id = %d;   -- %s, %s, %s\n", t.ids[1], l.Name, strings.Join(l.Global(), " "), file)
-	off, start := t.agent.LogSize(), time.Now()
+	off, start := t.agent.LineCount(), time.Now()
 	if _, err := t.db.ExecContext(ctx, "DELETE FROM multi_interface WHERE id = ?", t.ids[1]); err != nil {
 		return result{}, fmt.Errorf("deleting the row: %w", err)
 	}
@@ -342,7 +342,7 @@ func (t *tour) hotPlug(ctx context.Context) (result, error) {
 	t.ids = append(t.ids, id)
 	fmt.Fprintf(t.out, "  INSERT INTO multi_interface ... ('%s', '%s', mtu %v);   -- id %d\n", hotplug.mac, hotplug.address, hotplug.mtu, id)
 	fmt.Fprintf(t.out, "  ip -n %s link add %s address %s type veth peer name %s-peer\n", t.node.Name, hotplug.nic, hotplug.mac, hotplug.nic)
-	off, start := t.agent.LogSize(), time.Now()
+	off, start := t.agent.LineCount(), time.Now()
 	if err := t.node.AddNIC(hotplug.nic, hotplug.mac); err != nil {
 		return result{}, err
 	}
@@ -350,7 +350,7 @@ func (t *tour) hotPlug(ctx context.Context) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	links, err := t.node.Links()
+	links, err := t.node.NICs()
 	if err != nil {
 		return result{}, err
 	}

@@ -21,7 +21,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,6 +28,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/multinic-agent/multinic-agent/internal/config"
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
 
@@ -54,32 +54,18 @@ func TestMain(m *testing.M) {
 	tmpDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
+	harness.RemoveBuilt()
 	os.Exit(code)
 }
-
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
 
 // agentBinary builds the agent once for every test that needs a real binary.
 func agentBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		out := filepath.Join(tmpDir, "bin", "multinic-agent")
-		cmd := exec.Command("go", "build", "-o", out, "./cmd/agent")
-		cmd.Dir = repoRoot
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/agent: %v\n%s", err, msg)
-			return
-		}
-		builtBin = out
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	bin, err := harness.BuiltAgent()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return builtBin
+	return bin
 }
 
 // directive is one Key=Value line of a unit file.

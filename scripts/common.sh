@@ -31,3 +31,28 @@ package_owner() {
 	done
 	return 1
 }
+
+# destdir: DESTDIR made absolute (relative to the working directory).
+destdir() {
+	DESTDIR=${DESTDIR:-}
+	case $DESTDIR in
+	"" | /*) ;;
+	*) DESTDIR=$(pwd)/$DESTDIR ;;
+	esac
+}
+
+# systemd_state: sets systemd to "running" (reload, enable, start),
+# "offline" (systemctl works on the files only: an image build or a
+# chroot) or "none" (DESTDIR, or no systemctl), and why to the reason
+# when it is not running.
+# shellcheck disable=SC2034 # read by the scripts that source this file
+systemd_state() {
+	systemd=running why=
+	if [ -n "$DESTDIR" ]; then
+		systemd=none why="DESTDIR is set"
+	elif ! command -v systemctl >/dev/null 2>&1; then
+		systemd=none why="systemctl is not installed"
+	elif [ ! -d /run/systemd/system ]; then
+		systemd=offline why="systemd is not running on this host"
+	fi
+}

@@ -66,11 +66,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 unit_src=$repo/deployments/systemd/$SERVICE
 template_src=$repo/deployments/systemd/config.env.template
-DESTDIR=${DESTDIR:-}
-case $DESTDIR in
-"" | /*) ;;
-*) DESTDIR=$(pwd)/$DESTDIR ;;
-esac
+destdir
 
 bin_dst=$DESTDIR/usr/local/bin/multinic-agent
 unit_dst=$DESTDIR/etc/systemd/system/$SERVICE
@@ -102,20 +98,9 @@ else
 	warn "no /etc/os-release: set NETWORK_BACKEND in config.env (netplan, ifcfg, keyfile, networkd or ifupdown) if 'multinic-agent doctor' finds no backend."
 fi
 
-# systemd: "running" (reload, enable, start), "offline" (systemctl works on
-# the files only: an image build or a chroot; enable, nothing else) or
-# "none" (DESTDIR, or no systemctl).
-systemd=running
-if [ -n "$DESTDIR" ]; then
-	systemd=none
-	why="DESTDIR is set"
-elif ! command -v systemctl >/dev/null 2>&1; then
-	systemd=none
-	why="systemctl is not installed"
-elif [ ! -d /run/systemd/system ]; then
-	systemd=offline
-	why="systemd is not running on this host"
-else
+# Offline: enable, nothing else.
+systemd_state
+if [ "$systemd" = running ]; then
 	sdver=$(systemctl --version 2>/dev/null | sed -n '1s/^systemd \([0-9]*\).*/\1/p')
 	if [ -n "$sdver" ] && [ "$sdver" -lt 248 ]; then
 		warn "systemd $sdver ignores some of the unit's sandboxing settings (it logs them as unknown keys); the service runs without them. See docs/daemon.md, Security."

@@ -52,11 +52,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-DESTDIR=${DESTDIR:-}
-case $DESTDIR in
-"" | /*) ;;
-*) DESTDIR=$(pwd)/$DESTDIR ;;
-esac
+destdir
 
 bin_dst=$DESTDIR/usr/local/bin/multinic-agent
 unit_dst=$DESTDIR/etc/systemd/system/$SERVICE
@@ -74,17 +70,7 @@ if [ -z "$DESTDIR" ] && owner=$(package_owner); then
 	die "multinic-agent is installed from the package $owner: remove it with apt-get remove multinic-agent (purge also drops config.env) or dnf remove multinic-agent."
 fi
 
-systemd=running
-if [ -n "$DESTDIR" ]; then
-	systemd=none
-	why="DESTDIR is set"
-elif ! command -v systemctl >/dev/null 2>&1; then
-	systemd=none
-	why="systemctl is not installed"
-elif [ ! -d /run/systemd/system ]; then
-	systemd=offline
-	why="systemd is not running on this host"
-fi
+systemd_state
 
 say "removing multinic-agent${DESTDIR:+ under DESTDIR=$DESTDIR}$([ "$purge" = 1 ] && echo ', with its configuration (--purge)')"
 

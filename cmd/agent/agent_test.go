@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 	"github.com/multinic-agent/multinic-agent/internal/lock"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
@@ -23,17 +24,12 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "multinic-agent-bin")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "multinic-agent")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
+	var err error
+	if binary, err = harness.BuiltAgent(); err != nil {
 		panic(err)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	harness.RemoveBuilt()
 	os.Exit(code)
 }
 
@@ -66,7 +62,12 @@ func (n *node) run(args ...string) (code int, stdout, stderr string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	args = append(args, "--config", n.conf)
-	cmd := n.ns.Exec(ctx, n.env, binary, args...)
+	return result(n.t, n.ns.Exec(ctx, n.env, binary, args...))
+}
+
+// result runs cmd and returns its exit status and output.
+func result(t *testing.T, cmd *exec.Cmd) (code int, stdout, stderr string) {
+	t.Helper()
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -75,7 +76,7 @@ func (n *node) run(args ...string) (code int, stdout, stderr string) {
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
 	case err != nil:
-		n.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return code, o.String(), e.String()
 }

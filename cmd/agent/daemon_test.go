@@ -7,45 +7,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
 
-// lockedBuffer collects a process's output while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-type daemonProc struct {
-	cmd    *exec.Cmd
-	out    *lockedBuffer
-	done   chan error
-	notify chan string
-}
+// daemonProc is `multinic-agent run` in the node's namespace.
+type daemonProc struct{ *harness.Agent }
 
 // startDaemon runs `multinic-agent run` in the node's namespace with a
 // NOTIFY_SOCKET of the test's, as systemd would.
@@ -59,38 +35,19 @@ func (n *node) startDaemon(env ...string) *daemonProc {
 func (n *node) startDaemonWith(wrapper []string, env ...string) *daemonProc {
 	t := n.t
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	full := append(append(slices.Clone(n.env), "HEALTH_PORT=8080"), env...)
+	argv := append(append(slices.Clone(wrapper), binary), "run", "--config", n.conf)
+	a, err := harness.StartAgent(n.ns.Netns, harness.AgentConfig{Env: full, NotifyDir: t.TempDir()}, argv...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &daemonProc{out: &lockedBuffer{}, done: make(chan error, 1), notify: make(chan string, 100)}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			k, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			d.notify <- string(buf[:k])
-		}
-	}()
-	full := append(append([]string{}, n.env...), "NOTIFY_SOCKET="+sock, "HEALTH_PORT=8080")
-	argv := append(append(slices.Clone(wrapper), binary), "run", "--config", n.conf)
-	d.cmd = n.ns.Exec(t.Context(), append(full, env...), argv[0], argv[1:]...)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.done <- d.cmd.Wait() }()
 	t.Cleanup(func() {
-		d.cmd.Process.Kill()
-		conn.Close()
+		a.Kill()
 		if t.Failed() {
-			t.Logf("daemon output:\n%s", d.out.String())
+			t.Logf("daemon output:\n%s", a.Output())
 		}
 	})
-	return d
+	return &daemonProc{a}
 }
 
 func (d *daemonProc) waitNotify(t *testing.T, want string, within time.Duration) {
@@ -98,7 +55,7 @@ func (d *daemonProc) waitNotify(t *testing.T, want string, within time.Duration)
 	deadline := time.After(within)
 	for {
 		select {
-		case m := <-d.notify:
+		case m := <-d.Notify:
 			if strings.Contains(m, want) {
 				return
 			}
@@ -183,7 +140,7 @@ func TestDaemon(t *testing.T) {
 			t.Errorf("/metrics lacks %s", name)
 		}
 	}
-	if !strings.Contains(d.out.String(), `"msg":"Operating system detected"`) {
+	if !strings.Contains(d.Output(), `"msg":"Operating system detected"`) {
 		t.Error("no 'Operating system detected' log line")
 	}
 
@@ -211,9 +168,10 @@ func TestDaemon(t *testing.T) {
 	}
 
 	start := time.Now()
-	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.Signal(syscall.SIGTERM)
 	select {
-	case err := <-d.done:
+	case <-d.Done():
+		err := d.Err()
 		if err != nil {
 			t.Errorf("exit after SIGTERM: %v", err)
 		}
@@ -274,7 +232,7 @@ func TestDaemonSurvivesDatabaseOutage(t *testing.T) {
 	}
 	// Everything the agent printed, the database driver's messages about
 	// the cut connections included, is JSON (the journal's lines).
-	for _, line := range strings.Split(strings.TrimSpace(d.out.String()), "\n") {
+	for _, line := range d.Lines(0) {
 		if !json.Valid([]byte(line)) {
 			t.Errorf("a line of the agent's output is not JSON: %q", line)
 		}
@@ -288,7 +246,8 @@ func TestSIGTERMDuringACycle(t *testing.T) {
 	n := newNode(t)
 	bin := t.TempDir()
 	os.WriteFile(filepath.Join(bin, "netplan"), []byte("#!/bin/sh\necho started > \"$(dirname \"$0\")/started\"\nsleep 2\n"), 0o755)
-	n.setEnv("PATH=" + bin + ":" + os.Getenv("PATH"))
+	// netplan, or its generator where the agent runs that directly.
+	n.setEnv("PATH="+bin+":"+os.Getenv("PATH"), "NETPLAN_GENERATE_PATH="+filepath.Join(bin, "netplan"))
 	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0d:01")
 	id := n.db.AddRow(t, "node1", "fa:16:3e:00:0d:01", "s4", "10.30.0.131", 1400)
 	d := n.startDaemon("POLL_INTERVAL=60s")
@@ -296,9 +255,10 @@ func TestSIGTERMDuringACycle(t *testing.T) {
 		_, err := os.Stat(filepath.Join(bin, "started"))
 		return err == nil
 	})
-	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.Signal(syscall.SIGTERM)
 	select {
-	case err := <-d.done:
+	case <-d.Done():
+		err := d.Err()
 		if err != nil {
 			t.Fatalf("exit after SIGTERM: %v", err)
 		}
@@ -312,4 +272,84 @@ func TestSIGTERMDuringACycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(n.root, "etc/netplan/90-multinic0.yaml")); err != nil {
 		t.Errorf("its file: %v", err)
 	}
+}
+
+// TestDaemonNoticesAReturningDatabase: with the database gone, the backoff
+// spaces the cycles (2, 4, 8 s... here, at POLL_INTERVAL=1s), while a probe
+// of the server's greeting runs every interval; when the database is back
+// the probe, not the backoff's next poll, brings the next cycle.
+func TestDaemonNoticesAReturningDatabase(t *testing.T) {
+	n := newNode(t)
+	proxy := testenv.NewProxy(t, n.db.Socket)
+	n.setEnv("DB_SOCKET=" + proxy.Path)
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:04:11")
+	n.db.AddRow(t, "node1", "fa:16:3e:00:04:11", "s4", "10.30.0.141", nil)
+	d := n.startDaemon("POLL_INTERVAL=1s", "POLL_JITTER=0", "LOG_LEVEL=debug")
+	d.waitNotify(t, "READY=1", 10*time.Second)
+	c := n.ns.HTTPClient()
+
+	proxy.Cut()
+	// Three failed cycles: the next poll is 8 s ± 4 s away.
+	eventually(t, 20*time.Second, "backoff level 3", func() bool {
+		_, m := get(t, c, "/metrics")
+		return strings.Contains(m, "multinic_polling_backoff_level 3")
+	})
+	from := len(d.Output())
+	proxy.Restore()
+	eventually(t, 20*time.Second, "healthy again", func() bool {
+		code, _ := get(t, c, "/")
+		return code == 200
+	})
+	log := d.Output()[from:]
+	var trigger string
+	for _, line := range strings.Split(log, "\n") {
+		var m struct{ Msg, Trigger string }
+		if json.Unmarshal([]byte(line), &m) == nil && strings.HasPrefix(m.Msg, "reconcile finished") {
+			trigger = m.Trigger
+			break
+		}
+	}
+	if trigger != "database" || !strings.Contains(log, "the database server answers again") {
+		t.Errorf("the first cycle after the database came back was triggered by %q, not the probe:\n%s", trigger, log)
+	}
+	if !strings.Contains(d.Output(), `"probe_every":"1s"`) {
+		t.Error("the failed cycles do not say that the database is probed every interval")
+	}
+	_, m := get(t, c, "/metrics")
+	if !strings.Contains(m, "multinic_polling_backoff_level 0") {
+		t.Error("backoff not reset after the database came back")
+	}
+}
+
+// TestDaemonRepairsAFileEditedInPlace: the daemon's idle cycles stat no
+// file and reuse their last plan while nothing is reported; a file edited
+// in place (same inode, same size) is still seen through the kernel's
+// report and put back, and so is a row changed in the database.
+func TestDaemonRepairsAFileEditedInPlace(t *testing.T) {
+	n := newNode(t)
+	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:04:21")
+	id := n.db.AddRow(t, "node1", "fa:16:3e:00:04:21", "s4", "10.30.0.151", 1400)
+	d := n.startDaemon("POLL_INTERVAL=1s", "POLL_JITTER=0")
+	d.waitNotify(t, "READY=1", 10*time.Second)
+	file := filepath.Join(n.root, "etc/netplan/90-multinic0.yaml")
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // idle cycles, with the file settled
+	edited := bytes.Replace(want, []byte("mtu: 1400"), []byte("mtu: 1300"), 1)
+	f, err := os.OpenFile(file, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt(edited, 0)
+	f.Close()
+	eventually(t, 10*time.Second, "the file put back", func() bool {
+		got, _ := os.ReadFile(file)
+		return bytes.Equal(got, want)
+	})
+	n.db.Exec(t, "UPDATE multi_interface SET mtu = 1450 WHERE id = ?", id)
+	eventually(t, 10*time.Second, "the row's change applied", func() bool {
+		return n.ns.Link(t, "multinic0").MTU == 1450
+	})
 }

@@ -102,19 +102,19 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 
 	if backend != nil {
 		for _, d := range backend.Dirs() {
-			checkWritable(r, cfg.Path(d))
+			checkWritable(r, cfg.RootDir.Path(d))
 		}
 	}
-	checkWritable(r, cfg.Path("/var/lib/multinic-agent"))
+	checkWritable(r, cfg.RootDir.Path("/var/lib/multinic-agent"))
 	checkHealthPort(r, cfg)
 	if err := previousAgent(); err != nil {
 		r.fail("instance", "%v", err)
 	}
-	if lk, err := lock.Acquire(cfg.Path(cfg.LockFile)); err != nil {
+	if lk, err := lock.Acquire(cfg.RootDir.Path(cfg.LockFile)); err != nil {
 		r.warn("instance", "%v", err)
 	} else {
 		lk.Release()
-		r.pass("instance", "no other agent holds %s", cfg.Path(cfg.LockFile))
+		r.pass("instance", "no other agent holds %s", cfg.RootDir.Path(cfg.LockFile))
 	}
 	if r.failed {
 		return 1

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
 
@@ -59,7 +60,7 @@ func TestMalformedConfigLineNeverShowsThePassword(t *testing.T) {
 	}
 	d := n.startDaemon("POLL_INTERVAL=60s")
 	d.waitNotify(t, "READY=1", 10*time.Second)
-	if out := d.out.String(); strings.Contains(out, "S3cr3t") || !strings.Contains(out, "line 5") {
+	if out := d.Output(); strings.Contains(out, "S3cr3t") || !strings.Contains(out, "line 5") {
 		t.Errorf("run:\n%s", out)
 	}
 }
@@ -98,7 +99,7 @@ func TestAFlappingLinkCannotDriveTheAgent(t *testing.T) {
 	d := n.startDaemon("POLL_INTERVAL=60s", "LOG_LEVEL=debug")
 	d.waitNotify(t, "READY=1", 10*time.Second)
 	time.Sleep(500 * time.Millisecond) // the agent's own changes settle
-	triggered := func() int { return strings.Count(d.out.String(), `"trigger":"netlink"`) }
+	triggered := func() int { return strings.Count(d.Output(), `"trigger":"netlink"`) }
 
 	before := triggered()
 	for range 20 {
@@ -277,9 +278,9 @@ func TestTheHealthPortCannotStarveTheAgent(t *testing.T) {
 	c := n.ns.HTTPClient()
 	took = eventually(t, 5*time.Second, "/healthz answers during the load", func() bool { code, _ := get(t, c, "/healthz"); return code == 200 })
 	t.Logf("/healthz answered %s into the load", took)
-	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", d.cmd.Process.Pid))
-	if strings.Contains(d.out.String(), "too many open files") || len(fds) > 120 {
-		t.Errorf("the agent holds %d descriptors (limit 128):\n%s", len(fds), d.out.String())
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", d.PID))
+	if strings.Contains(d.Output(), "too many open files") || len(fds) > 120 {
+		t.Errorf("the agent holds %d descriptors (limit 128):\n%s", len(fds), d.Output())
 	}
 
 	// Not on the tenant network: the managed NIC's own address.
@@ -310,7 +311,8 @@ func TestSignalsDuringACycle(t *testing.T) {
 	slow := func(n *node) string {
 		bin := t.TempDir()
 		os.WriteFile(filepath.Join(bin, "netplan"), []byte("#!/bin/sh\necho started > \"$(dirname \"$0\")/started\"\nsleep 2\n"), 0o755)
-		n.setEnv("PATH=" + bin + ":" + os.Getenv("PATH"))
+		// netplan, or its generator where the agent runs that directly.
+		n.setEnv("PATH="+bin+":"+os.Getenv("PATH"), "NETPLAN_GENERATE_PATH="+filepath.Join(bin, "netplan"))
 		return filepath.Join(bin, "started")
 	}
 	started := func(path string) func() bool {
@@ -321,17 +323,15 @@ func TestSignalsDuringACycle(t *testing.T) {
 		mark := slow(n)
 		n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0f:51")
 		id := n.db.AddRow(t, "node1", "fa:16:3e:00:0f:51", "s4", "10.30.0.201", 1400)
-		cmd := n.ns.Exec(context.Background(), n.env, binary, "once", "--config", n.conf)
-		var out lockedBuffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
+		once, err := harness.StartAgent(n.ns.Netns, harness.AgentConfig{Env: n.env}, binary, "once", "--config", n.conf)
+		if err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, 10*time.Second, "activation started", started(mark))
-		cmd.Process.Signal(syscall.SIGHUP)
-		cmd.Wait()
+		once.Signal(syscall.SIGHUP)
+		<-once.Done()
 		if l := n.ns.Link(t, "multinic0"); l.MTU != 1400 || len(l.Addrs) != 1 || n.db.Success(t, id) != 1 {
-			t.Errorf("the interface in hand was not finished: %+v, netplan_success %d\n%s", l, n.db.Success(t, id), out.String())
+			t.Errorf("the interface in hand was not finished: %+v, netplan_success %d\n%s", l, n.db.Success(t, id), once.Output())
 		}
 	})
 	t.Run("once with its output closed", func(t *testing.T) {
@@ -363,11 +363,11 @@ func TestSignalsDuringACycle(t *testing.T) {
 		d := n.startDaemon("POLL_INTERVAL=60s", "POLL_JITTER=0") // the first poll a minute away
 		d.waitNotify(t, "READY=1", 10*time.Second)
 		n.db.Exec(t, "UPDATE multi_interface SET mtu = 1300 WHERE id = ?", id)
-		d.cmd.Process.Signal(syscall.SIGHUP)
+		d.Signal(syscall.SIGHUP)
 		eventually(t, 5*time.Second, "the cycle SIGHUP asks for applies the new MTU", func() bool { return n.ns.Link(t, "multinic0").MTU == 1300 })
 		select {
-		case err := <-d.done:
-			t.Fatalf("run ended on SIGHUP: %v", err)
+		case <-d.Done():
+			t.Fatalf("run ended on SIGHUP: %v", d.Err())
 		default:
 		}
 	})

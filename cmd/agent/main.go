@@ -38,6 +38,7 @@ func init() {
 		{"once", "reconcile once, then exit (0 converged, 1 some row failed, 2 config/DB error)", runOnce},
 		{"plan", "print what a reconcile would change, change nothing (0 in sync, 2 changes pending, 1 error or a row that cannot be applied)", runPlan},
 		{"status", "table of this node's rows against the live state (0 all configured, 1 not or no rows for this node, 2 error)", runStatus},
+		{"reconcile", "ask the running daemon for a cycle now and print its result (exit status as once; 2 also when no daemon runs)", runReconcile},
 		{"doctor", "check config, database, grants, node name, OS/backend, privileges, dirs, health port (0 all pass, 1 some fail)", runDoctor},
 		{"import-daemonset", "write config.env from the previous multinic-agent's DaemonSet and Secret (kubectl get -o yaml | ...)", runImport},
 		{"version", "print version, commit and Go version", runVersion},

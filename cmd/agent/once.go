@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os/signal"
@@ -17,13 +16,9 @@ import (
 const onceSummary = "Reconcile once: apply this node's rows, verify, report netplan_success, then exit (0 all rows converged, 1 some row failed, 2 configuration or database error)"
 
 func runOnce(args []string, stdout, stderr io.Writer) int {
-	cfg, err := loadConfig("once", onceSummary, args, stderr)
-	if errors.Is(err, errHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "multinic-agent once: %v\n", err)
-		return 2
+	cfg, code := commandConfig("once", onceSummary, args, stderr, 2)
+	if cfg == nil {
+		return code
 	}
 	log := newLogger(cfg, stdout)
 	if w := cfg.PermissionWarning(); w != "" {
@@ -40,7 +35,7 @@ func runOnce(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer a.Close()
-	lk, err := lock.Acquire(cfg.Path(cfg.LockFile))
+	lk, err := lock.Acquire(cfg.RootDir.Path(cfg.LockFile))
 	if err != nil {
 		fmt.Fprintf(stderr, "multinic-agent once: %v\n", err)
 		return 2

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -18,13 +17,9 @@ import (
 const planSummary = "Print what a reconcile would change (files with a diff, link changes, netplan_success updates) and change nothing: exit 0 in sync, 2 changes pending, 1 error or a row that cannot be applied now (bad data, a protected or missing NIC, a conflicting file)"
 
 func runPlan(args []string, stdout, stderr io.Writer) int {
-	cfg, err := loadConfig("plan", planSummary, args, stderr)
-	if errors.Is(err, errHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "multinic-agent plan: %v\n", err)
-		return 1
+	cfg, code := commandConfig("plan", planSummary, args, stderr, 1)
+	if cfg == nil {
+		return code
 	}
 	if w := cfg.PermissionWarning(); w != "" {
 		fmt.Fprintf(stderr, "multinic-agent plan: warning: %s\n", w)
@@ -43,24 +38,12 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	}
 	printPlan(stdout, p)
 	switch {
-	case len(unapplicable(p)) > 0:
+	case len(p.Blocked()) > 0:
 		return 1
 	case p.Pending():
 		return 2
 	}
 	return 0
-}
-
-// unapplicable lists the rows a reconcile cannot apply now: their data or
-// their NIC is refused, or their NIC is not there.
-func unapplicable(p plan.Plan) []int64 {
-	var ids []int64
-	for _, it := range p.Ifaces {
-		if it.Err != nil || it.Link == nil {
-			ids = append(ids, it.Row.ID)
-		}
-	}
-	return ids
 }
 
 func printPlan(w io.Writer, p plan.Plan) {
@@ -106,7 +89,7 @@ func printPlan(w io.Writer, p plan.Plan) {
 		}
 		printActions(w, o.Actions)
 	}
-	bad := unapplicable(p)
+	bad := p.Blocked()
 	switch {
 	case len(bad) > 0 && p.Pending():
 		fmt.Fprintf(w, "Changes pending, and %d of %d rows cannot be applied now (see their lines above).\n", len(bad), len(p.Ifaces))

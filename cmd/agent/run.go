@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,27 +20,29 @@ import (
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/multinic-agent/multinic-agent/internal/control"
 	"github.com/multinic-agent/multinic-agent/internal/daemon"
 	"github.com/multinic-agent/multinic-agent/internal/health"
 	"github.com/multinic-agent/multinic-agent/internal/lock"
 	"github.com/multinic-agent/multinic-agent/internal/metrics"
 	"github.com/multinic-agent/multinic-agent/internal/prevagent"
+	"github.com/multinic-agent/multinic-agent/internal/store"
 )
 
 const runSummary = "Run the daemon: reconcile at start, every POLL_INTERVAL (with jitter and backoff) and soon after the kernel reports a change to a NIC the rows name; serve health and metrics on HEALTH_ADDR:HEALTH_PORT; stop on SIGTERM or SIGINT"
+
+// retrimEvery is how often the daemon returns its executable's clean pages
+// to the kernel (trimStartup).
+const retrimEvery = 5 * time.Minute
 
 // liveness is how long the loop may go without a heartbeat before /healthz
 // fails: longer than the slowest cycle (database timeouts, activation).
 const liveness = 5 * time.Minute
 
 func runDaemon(args []string, stdout, stderr io.Writer) int {
-	cfg, err := loadConfig("run", runSummary, args, stderr)
-	if errors.Is(err, errHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "multinic-agent: %v\n", err)
-		return 2
+	cfg, code := commandConfig("run", runSummary, args, stderr, 2)
+	if cfg == nil {
+		return code
 	}
 	log := newLogger(cfg, stdout)
 	if w := cfg.PermissionWarning(); w != "" {
@@ -59,7 +60,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	lk, err := lock.Acquire(cfg.Path(cfg.LockFile))
+	lk, err := lock.Acquire(cfg.RootDir.Path(cfg.LockFile))
 	if err != nil {
 		return fail(err)
 	}
@@ -79,21 +80,6 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	state := health.NewState(liveness)
 	state.Set(health.Snapshot{Backend: a.rec.Backend.Name()})
 
-	var srv *http.Server
-	if cfg.HealthPort != 0 {
-		addr := net.JoinHostPort(cfg.HealthAddr, strconv.Itoa(cfg.HealthPort))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			if p, ok := prevagent.Holder("/proc", cfg.HealthPort); ok {
-				return fail(fmt.Errorf("cannot listen on HEALTH_ADDR:HEALTH_PORT %s: %s", addr, p.Sentence()))
-			}
-			return fail(fmt.Errorf("cannot listen on HEALTH_ADDR:HEALTH_PORT %s (%v); free the port or set HEALTH_PORT", addr, err))
-		}
-		srv = health.Server(health.Handler(state, m.Registry))
-		go health.Guard(srv, ln, health.MaxConns, state.Managed)
-		log.Info("serving health and metrics", "addr", ln.Addr().String())
-	}
-
 	if os.Getenv("GOGC") == "" {
 		// The heap is small and an idle cycle allocates little: collect at
 		// half the usual growth to keep the resident set small.
@@ -108,6 +94,15 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	notify := func(s string) {
 		if s == "READY=1" {
 			trimStartup()
+			// Rare paths (a change, a scrape, the collector) bring pages of
+			// the executable back: give them back now and then, as the
+			// kernel would under pressure, so that the resident set stays
+			// what idle cycles use.
+			go func() {
+				for range time.Tick(retrimEvery) {
+					trimStartup()
+				}
+			}()
 		}
 		sd.SdNotify(false, s)
 	}
@@ -117,19 +112,47 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	}
 	d := &daemon.Daemon{
 		Rec:     a.rec,
-		Links:   a.links,
+		Kernel:  a.rec.Kernel,
 		Metrics: m,
 		Health:  state,
 		Schedule: daemon.Schedule{
 			Interval: cfg.PollInterval, Jitter: cfg.PollJitter,
 			BackoffEnabled: cfg.BackoffEnabled, Multiplier: cfg.BackoffMultiplier, Max: cfg.BackoffMaxInterval,
 		},
-		Debounce: 200 * time.Millisecond,
-		EventGap: time.Second,
-		Notify:   notify,
-		Watchdog: watchdog,
-		Log:      log,
+		Reach:       a.store.Reachable,
+		Unreachable: store.Unreachable,
+		Debounce:    200 * time.Millisecond,
+		EventGap:    time.Second,
+		RequestGap:  time.Second,
+		Notify:      notify,
+		Watchdog:    watchdog,
+		Log:         log,
 	}
+	var srv *http.Server
+	if cfg.HealthPort != 0 {
+		addr := net.JoinHostPort(cfg.HealthAddr, strconv.Itoa(cfg.HealthPort))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			if p, ok := prevagent.Holder("/proc", cfg.HealthPort); ok {
+				return fail(fmt.Errorf("cannot listen on HEALTH_ADDR:HEALTH_PORT %s: %s", addr, p.Sentence()))
+			}
+			return fail(fmt.Errorf("cannot listen on HEALTH_ADDR:HEALTH_PORT %s (%v); free the port or set HEALTH_PORT", addr, err))
+		}
+		srv = health.Server(health.WithReconcile(health.Handler(state, m.Registry), cfg.ReconcileToken, d.Reconcile))
+		go health.Guard(srv, ln, health.MaxConns, state.Managed)
+		log.Info("serving health and metrics", "addr", ln.Addr().String(), "post_reconcile", cfg.ReconcileToken != "")
+	}
+
+	// `multinic-agent reconcile` reaches the daemon through a socket next
+	// to the lock, which only root can use.
+	sockPath := control.SocketPath(cfg.RootDir.Path(cfg.LockFile))
+	if ln, err := control.Listen(sockPath); err != nil {
+		log.Warn("cannot open the local reconcile socket; multinic-agent reconcile cannot reach this daemon (SIGHUP still asks for a cycle)", "socket", sockPath, "error", err)
+	} else {
+		defer ln.Close()
+		go control.Serve(ln, d.Reconcile, log)
+	}
+
 	// SIGHUP, systemd's reload: a cycle now (the rows read again); settings
 	// change with a restart.
 	hup := make(chan os.Signal, 1)

@@ -110,7 +110,8 @@ func TestFailingActivationRollsBack(t *testing.T) {
 	n := newNode(t)
 	bin := t.TempDir()
 	os.WriteFile(filepath.Join(bin, "netplan"), []byte("#!/bin/sh\necho 'netplan: simulated failure' >&2\nexit 1\n"), 0o755)
-	n.setEnv("PATH=" + bin + ":" + os.Getenv("PATH"))
+	// netplan, or its generator where the agent runs that directly.
+	n.setEnv("PATH="+bin+":"+os.Getenv("PATH"), "NETPLAN_GENERATE_PATH="+filepath.Join(bin, "netplan"))
 	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:07:01")
 	n.ns.AddNIC(t, "ens5", "fa:16:3e:00:07:02")
 	a := n.db.AddRow(t, "node1", "fa:16:3e:00:07:01", "s4", "10.30.0.71", 9000)

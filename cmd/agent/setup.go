@@ -20,6 +20,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/detect"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/netmon"
 	"github.com/multinic-agent/multinic-agent/internal/osrelease"
 	"github.com/multinic-agent/multinic-agent/internal/prevagent"
 	"github.com/multinic-agent/multinic-agent/internal/probe"
@@ -54,6 +55,21 @@ func loadConfig(name, summary string, args []string, stderr io.Writer) (*config.
 	return config.Load(flags, os.LookupEnv)
 }
 
+// commandConfig is loadConfig for a command that stops on a bad
+// configuration: nil and the exit status (0 after --help, errCode after
+// an error, said on stderr) when it must stop.
+func commandConfig(name, summary string, args []string, stderr io.Writer, errCode int) (*config.Config, int) {
+	cfg, err := loadConfig(name, summary, args, stderr)
+	switch {
+	case errors.Is(err, errHelp):
+		return nil, 0
+	case err != nil:
+		fmt.Fprintf(stderr, "multinic-agent %s: %v\n", name, err)
+		return nil, errCode
+	}
+	return cfg, 0
+}
+
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogFormat == "text" {
@@ -81,7 +97,7 @@ type stack struct {
 // networkStack finds what manages the node's network (NETWORK_BACKEND=auto)
 // or takes the configured backend, and checks that its files take effect.
 func networkStack(cfg *config.Config) (stack, error) {
-	info, osErr := osrelease.Read(cfg.Path(osrelease.Path))
+	info, osErr := osrelease.Read(cfg.RootDir.Path(osrelease.Path))
 	node := detect.Inspect(cfg.RootDir, info)
 	st := stack{os: info}
 	name := cfg.NetworkBackend
@@ -173,7 +189,7 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 	}
 	// A DaemonSet binds the host's IPv6 settings under ROOT_DIR: its own
 	// /proc/sys is read-only.
-	if sys := cfg.Path("/proc/sys"); cfg.RootDir != "/" {
+	if sys := cfg.RootDir.Path("/proc/sys"); !cfg.RootDir.Host() {
 		if _, err := os.Stat(filepath.Join(sys, "net/ipv6/conf")); err == nil {
 			a.links.SetSysctlRoot(sys)
 		}
@@ -185,6 +201,7 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 	a.rec = &reconcile.Reconciler{
 		Store:          a.store,
 		Links:          a.links,
+		Kernel:         netmon.New(a.links),
 		Backend:        st.backend,
 		Others:         st.others,
 		Root:           cfg.RootDir,

@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,13 +24,9 @@ import (
 const statusSummary = "Print this node's rows against the live state: name, MAC, address, MTU, what the kernel has, and the state (configured, pending, failed, drifted, nic-missing); exit 0 when every row is configured, 1 otherwise (also when no row names this node), 2 on a configuration or database error"
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
-	cfg, err := loadConfig("status", statusSummary, args, stderr)
-	if errors.Is(err, errHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "multinic-agent status: %v\n", err)
-		return 2
+	cfg, code := commandConfig("status", statusSummary, args, stderr, 2)
+	if cfg == nil {
+		return code
 	}
 	if w := cfg.PermissionWarning(); w != "" {
 		fmt.Fprintf(stderr, "multinic-agent status: warning: %s\n", w)

@@ -225,7 +225,7 @@ func TestPreviousAgentStillRunning(t *testing.T) {
 
 	d := n.startDaemon()
 	eventually(t, 10*time.Second, "run says it waits", func() bool {
-		return strings.Contains(d.out.String(), "waiting for the previous multinic-agent to stop") && strings.Contains(d.out.String(), says)
+		return strings.Contains(d.Output(), "waiting for the previous multinic-agent to stop") && strings.Contains(d.Output(), says)
 	})
 	time.Sleep(3 * time.Second)
 	if _, ok := n.ns.Find(t, "ens4"); !ok {
@@ -236,8 +236,8 @@ func TestPreviousAgentStillRunning(t *testing.T) {
 	if l := n.ns.Link(t, "multinic0"); len(l.Addrs) != 1 || l.Addrs[0].String() != "10.30.0.81/24" {
 		t.Errorf("after the previous agent stopped: %+v", l)
 	}
-	if !strings.Contains(d.out.String(), "the previous multinic-agent stopped; starting") {
-		t.Errorf("no line saying the agent took over:\n%s", d.out.String())
+	if !strings.Contains(d.Output(), "the previous multinic-agent stopped; starting") {
+		t.Errorf("no line saying the agent took over:\n%s", d.Output())
 	}
 }
 
@@ -252,7 +252,7 @@ func TestTakeoverThroughTheDaemon(t *testing.T) {
 	if ev := flaps.Events(); len(ev) > 0 {
 		t.Errorf("the takeover interrupted traffic: %v", ev)
 	}
-	if c := strings.Count(d.out.String(), "adopted a file of the previous multinic-agent"); c != len(n.nics) {
+	if c := strings.Count(d.Output(), "adopted a file of the previous multinic-agent"); c != len(n.nics) {
 		t.Errorf("%d adoption log lines, want one per file (%d)", c, len(n.nics))
 	}
 	if _, metrics := get(t, n.ns.HTTPClient(), "/metrics"); !strings.Contains(metrics, "multinic_adopted_files_total 3") {

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 )
 
 // agentOpts are the whole-process harness's settings.
@@ -29,8 +31,13 @@ type agentOpts struct {
 	Soak             time.Duration
 	Phases           []string
 	Env              []string // extra agent environment
-	Dir              string
-	Server           *server
+	// BaselineRev, when set, is a revision whose agent is measured too
+	// (hot-plug and outage), for the figures before a change.
+	BaselineRev string
+	Outages     []time.Duration
+	OutageRuns  int
+	Dir         string
+	Server      *server
 }
 
 // window is one measurement window of a running agent.
@@ -87,6 +94,11 @@ type AgentResults struct {
 	BatchTrace    []string  `json:"batch_trace_execs"`
 	BatchSubExecs []string  `json:"batch_trace_sub_execs"`
 	BatchTraceMs  float64   `json:"batch_trace_ms"`
+
+	// Latency is this agent's; Before the same measured for an older
+	// revision's agent (BaselineRev) in the same run.
+	Latency *Latency `json:"latency,omitempty"`
+	Before  *Latency `json:"before,omitempty"`
 }
 
 type soakSample struct {
@@ -201,6 +213,7 @@ func runAgentBench(o agentOpts) (*AgentResults, error) {
 		{"batch", func() error { return g.batch(ns, node, root) }},
 		{"present", func() error { return g.present(base + "b") }},
 		{"hotplug", func() error { return g.hotplug(base + "c") }},
+		{"latency", func() error { return g.latency(base) }},
 		{"soak", func() error { return g.soak(ns, node, root) }},
 	}
 	for _, p := range phases {
@@ -214,7 +227,7 @@ func runAgentBench(o agentOpts) (*AgentResults, error) {
 				return nil, err
 			}
 			err = g.waitConverged(a, node, o.NICs, 60*time.Second)
-			a.Stop()
+			a.Stop(stopWithin)
 			if err != nil {
 				return nil, err
 			}
@@ -302,19 +315,19 @@ func (g *rig) window(a *agentProc, d time.Duration, align bool) (window, error) 
 
 func (g *rig) waitConverged(a *agentProc, node string, n int, timeout time.Duration) error {
 	err := waitFor(timeout, 10*time.Millisecond, func() (bool, error) {
-		if !a.alive() {
+		if a.Exited() != nil {
 			return false, errors.New("the agent exited")
 		}
 		k, err := g.converged(node)
 		return k == n, err
 	})
 	if err != nil {
-		return fmt.Errorf("%d rows of %s not converged: %w; agent log:\n%s", n, node, err, a.tail(20))
+		return fmt.Errorf("%d rows of %s not converged: %w; agent log:\n%s", n, node, err, a.Tail(20))
 	}
 	return nil
 }
 
-func (g *rig) idle(ns *namespace, node, root string) error {
+func (g *rig) idle(ns *harness.Netns, node, root string) error {
 	e := g.env(node, root, "1s", "warn")
 	g.res.AgentCommand = e.commandLine(ns.Name)
 	logf("idle: starting the agent (POLL_INTERVAL=1s, %d NICs)", g.o.NICs)
@@ -323,7 +336,7 @@ func (g *rig) idle(ns *namespace, node, root string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Stop()
+	defer a.Stop(stopWithin)
 	if err := g.waitConverged(a, node, g.o.NICs, 60*time.Second); err != nil {
 		return err
 	}
@@ -346,18 +359,18 @@ func (g *rig) idle(ns *namespace, node, root string) error {
 	return g.trace(a, g.o.TraceCycles)
 }
 
-func (g *rig) baseline(ns *namespace, node, root string) error {
+func (g *rig) baseline(ns *harness.Netns, node, root string) error {
 	logf("baseline: POLL_INTERVAL=%s", g.o.BaselineInterval)
 	a, err := startAgent(ns, g.env(node, root, g.o.BaselineInterval.String(), "warn"))
 	if err != nil {
 		return err
 	}
-	defer a.Stop()
+	defer a.Stop(stopWithin)
 	if err := waitFor(30*time.Second, 50*time.Millisecond, func() (bool, error) {
 		c, err := a.cycles()
 		return err == nil && c >= 1, nil
 	}); err != nil {
-		return fmt.Errorf("no first cycle: %w\n%s", err, a.tail(20))
+		return fmt.Errorf("no first cycle: %w\n%s", err, a.Tail(20))
 	}
 	time.Sleep(g.o.Settle)
 	for i := range g.o.Runs {
@@ -511,12 +524,12 @@ func (g *rig) present(nsName string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Stop()
+	defer a.Stop(stopWithin)
 	if err := waitFor(30*time.Second, 20*time.Millisecond, func() (bool, error) {
 		c, err := a.cycles()
 		return err == nil && c >= 1, nil
 	}); err != nil {
-		return fmt.Errorf("no first cycle: %w\n%s", err, a.tail(20))
+		return fmt.Errorf("no first cycle: %w\n%s", err, a.Tail(20))
 	}
 	worst := min(g.o.Runs, g.o.NICs/2)
 	random := min(g.o.Runs, g.o.NICs-worst)
@@ -524,9 +537,9 @@ func (g *rig) present(nsName string) error {
 		isWorst := k > random
 		if isWorst {
 			// Wait for the end of the next timer poll.
-			from := a.LogLen()
+			from := a.LineCount()
 			if err := waitFor(3*interval, 2*time.Millisecond, func() (bool, error) {
-				for _, line := range a.Log(from) {
+				for _, line := range a.Lines(from) {
 					var m struct{ Msg, Trigger string }
 					if json.Unmarshal([]byte(line), &m) == nil && strings.HasPrefix(m.Msg, "reconcile finished") && m.Trigger == "poll" {
 						return true, nil
@@ -534,7 +547,7 @@ func (g *rig) present(nsName string) error {
 				}
 				return false, nil
 			}); err != nil {
-				return fmt.Errorf("no poll seen: %w\n%s", err, a.tail(20))
+				return fmt.Errorf("no poll seen: %w\n%s", err, a.Tail(20))
 			}
 		} else {
 			time.Sleep(time.Duration(rand.Int64N(int64(interval))))
@@ -545,7 +558,7 @@ func (g *rig) present(nsName string) error {
 			return err
 		}
 		if err := waitFor(3*interval, 10*time.Millisecond, func() (bool, error) { return g.success(id) }); err != nil {
-			return fmt.Errorf("row %d: %w\n%s", id, err, a.tail(20))
+			return fmt.Errorf("row %d: %w\n%s", id, err, a.Tail(20))
 		}
 		took := ms(time.Since(start))
 		if isWorst {
@@ -575,12 +588,12 @@ func (g *rig) hotplug(nsName string) error {
 	if err != nil {
 		return err
 	}
-	defer a.Stop()
+	defer a.Stop(stopWithin)
 	if err := waitFor(30*time.Second, 20*time.Millisecond, func() (bool, error) {
 		c, err := a.cycles()
 		return err == nil && c >= 1, nil
 	}); err != nil {
-		return fmt.Errorf("no first cycle: %w\n%s", err, a.tail(20))
+		return fmt.Errorf("no first cycle: %w\n%s", err, a.Tail(20))
 	}
 	for k := 1; k <= min(g.o.Runs, g.o.NICs); k++ {
 		m := mac(0xc2, k)
@@ -619,7 +632,7 @@ func (g *rig) hotplug(nsName string) error {
 			return addrAt > 0 && okAt > 0, nil
 		})
 		if err != nil {
-			return fmt.Errorf("hot-plugged NIC %s: %w\n%s", m, err, a.tail(20))
+			return fmt.Errorf("hot-plugged NIC %s: %w\n%s", m, err, a.Tail(20))
 		}
 		g.res.HotplugAddr = append(g.res.HotplugAddr, ms(addrAt))
 		g.res.HotplugOK = append(g.res.HotplugOK, ms(okAt))
@@ -631,19 +644,19 @@ func (g *rig) hotplug(nsName string) error {
 
 // batch: every row of the node changed in one UPDATE (MTU, and
 // netplan_success=0 as a controller would), POLL_INTERVAL=1s.
-func (g *rig) batch(ns *namespace, node, root string) error {
+func (g *rig) batch(ns *harness.Netns, node, root string) error {
 	const interval = time.Second
 	g.res.BatchInterval = interval.Seconds()
 	a, err := startAgent(ns, g.env(node, root, interval.String(), "info"))
 	if err != nil {
 		return err
 	}
-	defer a.Stop()
+	defer a.Stop(stopWithin)
 	if err := waitFor(30*time.Second, 20*time.Millisecond, func() (bool, error) {
 		c, err := a.cycles()
 		return err == nil && c >= 2, nil
 	}); err != nil {
-		return fmt.Errorf("no cycles: %w\n%s", err, a.tail(20))
+		return fmt.Errorf("no cycles: %w\n%s", err, a.Tail(20))
 	}
 	mtu := 1500
 	change := func(traced bool) (float64, error) {
@@ -652,7 +665,7 @@ func (g *rig) batch(ns *namespace, node, root string) error {
 		} else {
 			mtu = 1500
 		}
-		from := a.LogLen()
+		from := a.LineCount()
 		start := time.Now()
 		if err := g.srv.exec("UPDATE "+g.db+".multi_interface SET mtu = ?, netplan_success = 0 WHERE attached_node_name = ?", mtu, node); err != nil {
 			return 0, err
@@ -676,7 +689,7 @@ func (g *rig) batch(ns *namespace, node, root string) error {
 		}
 		time.Sleep(1500 * time.Millisecond) // let the follow-up cycles log
 		acts, cycleMs := 0, -1.0
-		for _, line := range a.Log(from) {
+		for _, line := range a.Lines(from) {
 			var m struct {
 				Msg        string  `json:"msg"`
 				Changed    bool    `json:"changed"`
@@ -728,13 +741,13 @@ func (g *rig) batch(ns *namespace, node, root string) error {
 
 // soak samples a fresh agent's memory once a minute, as the lead's
 // hour-long run did: POLL_INTERVAL=1s, the same NICs and rows.
-func (g *rig) soak(ns *namespace, node, root string) error {
+func (g *rig) soak(ns *harness.Netns, node, root string) error {
 	logf("soak: %s at POLL_INTERVAL=1s, one sample a minute", g.o.Soak)
 	a, err := startAgent(ns, g.env(node, root, "1s", "warn"))
 	if err != nil {
 		return err
 	}
-	defer a.Stop()
+	defer a.Stop(stopWithin)
 	start := time.Now()
 	time.Sleep(2 * time.Second)
 	for {
@@ -752,8 +765,48 @@ func (g *rig) soak(ns *namespace, node, root string) error {
 		time.Sleep(time.Until(start.Add(2*time.Second + time.Duration(len(g.res.Soak))*time.Minute)))
 	}
 	g.res.SoakSeconds = g.o.Soak.Seconds()
-	if !a.alive() {
+	if a.Exited() != nil {
 		return errors.New("the agent exited during the soak")
 	}
+	return nil
+}
+
+// latency measures what a controller waits for (latency.go), for this
+// agent and, with BaselineRev, for that revision's.
+func (g *rig) latency(base string) error {
+	lat := &Latency{Binary: g.o.Binary}
+	var err error
+	if lat.Idle, err = g.idleOf(g.o.Binary, base+"i", 0xd1); err != nil {
+		return fmt.Errorf("idle: %w", err)
+	}
+	if err := g.hotplugVariants(g.o.Binary, lat, base); err != nil {
+		return err
+	}
+	if lat.Outage, err = g.outage(g.o.Binary, base+"o", g.o.Outages, g.o.OutageRuns); err != nil {
+		return fmt.Errorf("outage: %w", err)
+	}
+	if err := g.request(lat, base+"r"); err != nil {
+		return fmt.Errorf("request: %w", err)
+	}
+	g.res.Latency = lat
+	if g.o.BaselineRev == "" {
+		return nil
+	}
+	logf("building the agent of %s for the figures before", g.o.BaselineRev)
+	bin, err := buildRev(g.o.BaselineRev, g.o.Dir)
+	if err != nil {
+		return err
+	}
+	old := &Latency{Binary: bin, Rev: g.o.BaselineRev}
+	if old.Idle, err = g.idleOf(bin, base+"bi", 0xd2); err != nil {
+		return fmt.Errorf("idle (%s): %w", g.o.BaselineRev, err)
+	}
+	if err := g.hotplugVariants(bin, old, base+"b"); err != nil {
+		return err
+	}
+	if old.Outage, err = g.outage(bin, base+"bo", g.o.Outages, g.o.OutageRuns); err != nil {
+		return fmt.Errorf("outage (%s): %w", g.o.BaselineRev, err)
+	}
+	g.res.Before = old
 	return nil
 }

@@ -4,41 +4,23 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 )
 
-// buildAgent builds the agent as `make build` does.
-func buildAgent(dir string) (string, error) {
-	if _, err := os.Stat("cmd/agent"); err != nil {
-		return "", fmt.Errorf("run from the repository root or pass -agent BINARY: %w", err)
-	}
-	out := filepath.Join(dir, "multinic-agent")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./cmd/agent")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/agent: %v: %s", err, b)
-	}
-	return out, nil
-}
+// stopWithin is how long an agent may take to exit on SIGTERM.
+const stopWithin = 15 * time.Second
 
-// agentProc is one `multinic-agent run` inside a namespace. Its stdout is a
-// pipe, as under systemd (journald), read line by line by the harness.
+// agentProc is one `multinic-agent run` inside a namespace. Its output is
+// a pipe, as under systemd (journald), read line by line.
 type agentProc struct {
-	cmd  *exec.Cmd
-	PID  int
+	*harness.Agent
 	Port int
-	ns   *namespace
-	mu   sync.Mutex
-	log  []string
-	done chan struct{}
+	ns   *harness.Netns
 }
 
 // agentEnv is what every agent of the harness runs with.
@@ -67,7 +49,7 @@ func (e agentEnv) commandLine(ns string) string {
 	return strings.Join(e.vars(), " ") + " ip netns exec " + ns + " multinic-agent run --config " + e.Config
 }
 
-func startAgent(ns *namespace, e agentEnv) (*agentProc, error) {
+func startAgent(ns *harness.Netns, e agentEnv) (*agentProc, error) {
 	if err := os.MkdirAll(e.Root, 0o755); err != nil {
 		return nil, err
 	}
@@ -76,88 +58,15 @@ func startAgent(ns *namespace, e agentEnv) (*agentProc, error) {
 			return nil, err
 		}
 	}
-	// ip netns exec execs the agent: the PID is the agent's.
-	cmd := exec.Command("ip", "netns", "exec", ns.Name, e.Binary, "run", "--config", e.Config)
-	cmd.Env = append(os.Environ(), e.vars()...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
+	a, err := harness.StartAgent(ns, harness.AgentConfig{Env: e.vars()}, e.Binary, "run", "--config", e.Config)
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	a := &agentProc{cmd: cmd, PID: cmd.Process.Pid, Port: e.Port, ns: ns, done: make(chan struct{})}
-	atExit(func() { cmd.Process.Kill() })
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			a.mu.Lock()
-			a.log = append(a.log, sc.Text())
-			a.mu.Unlock()
-		}
-		cmd.Wait()
-		close(a.done)
-	}()
-	// Wait until ip has exec'd the agent.
-	exe, _ := filepath.EvalSymlinks(e.Binary)
-	for range 200 {
-		if p, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", a.PID)); err == nil && p == exe {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return a, nil
-}
-
-// Log returns the lines the agent printed from index from on.
-func (a *agentProc) Log(from int) []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if from > len(a.log) {
-		return nil
-	}
-	return append([]string(nil), a.log[from:]...)
-}
-
-func (a *agentProc) LogLen() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.log)
-}
-
-func (a *agentProc) alive() bool {
-	select {
-	case <-a.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// Stop sends SIGTERM and waits for the agent to exit.
-func (a *agentProc) Stop() {
-	a.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-a.done:
-	case <-time.After(15 * time.Second):
-		a.cmd.Process.Kill()
-		<-a.done
-	}
+	atExit(a.Kill)
+	return &agentProc{Agent: a, Port: e.Port, ns: ns}, nil
 }
 
 // cycles is multinic_polling_cycles_total.
 func (a *agentProc) cycles() (float64, error) {
-	return a.ns.metric(a.Port, "multinic_polling_cycles_total")
-}
-
-// tail is the agent's last lines, for error messages.
-func (a *agentProc) tail(n int) string {
-	l := a.Log(0)
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
+	return metric(a.ns, a.Port, "multinic_polling_cycles_total")
 }

@@ -134,6 +134,7 @@ func report(r *Results) string {
 		d.p("")
 	}
 	d.machine(r)
+	d.issue17(r)
 	d.targets(r)
 	d.reference(r)
 	d.goBench(r)
@@ -679,6 +680,9 @@ func (d *doc) fleet(r *Results) {
 	d.p("`SHOW GLOBAL STATUS` (sampled every second, the harness's own SHOWs subtracted), latency is the")
 	d.p("duration of each `Rows()` call in the simulator (so it includes the simulator's own scheduling on")
 	d.p("the same %d vCPUs). The simulator's CPU is given so that readers can judge what it took from MariaDB.", r.Machine.VCPUs)
+	if fl.Limit != "" {
+		d.p("The fleet is %s.", fl.Limit)
+	}
 	d.p("")
 	d.p("**Default max_connections.** With the server's defaults (max_connections=%d, back_log=%s), the %d", fl.Probe.MaxConn, fl.Probe.BackLog, fl.Probe.Agents)
 	d.p("agents' first reads at once, each keeping its connection: %d failed (%s). Every agent that keeps", fl.Probe.Errors, fl.Probe.Sample)
@@ -749,6 +753,7 @@ func (d *doc) fleet(r *Results) {
 		d.p("```")
 		d.p("")
 	}
+	d.fleetOutages(fl)
 	d.index(fl)
 	d.sizing(r)
 }
@@ -830,47 +835,69 @@ func (d *doc) sizing(r *Results) {
 	}
 	const nodes = 50000.0
 	qps := nodes / fl.IntervalS
-	var perPoll *FleetRun
+	var perPoll, pool *FleetRun
 	for k := range fl.Runs {
-		if fl.Runs[k].Mode == "connect-per-poll" {
+		switch fl.Runs[k].Mode {
+		case "connect-per-poll":
 			perPoll = &fl.Runs[k]
+		case "persistent, thread pool":
+			pool = &fl.Runs[k]
 		}
 	}
-	perConnKB := float64(p.DBRSSAfterKB-p.DBRSSBeforeKB) / float64(fl.Agents)
+	perConnKB := float64(p.DBRSSAfterKB-p.DBRSSBeforeKB) / float64(p.Agents)
 	cores := p.DBCPUPerQueryMs / 1000 * qps
-	d.p("Assumptions, stated: the rate of reads is nodes / POLL_INTERVAL (the jitter averages out; writes")
-	d.p("happen only on change); the server's CPU per read stays what it was at %d agents (%s ms, measured", fl.Agents, fnum(p.DBCPUPerQueryMs, 3))
-	d.p("with the connection kept) since each read touches %d rows through the index whatever the table's size;", fl.Rows)
-	d.p("memory per open connection is the growth of mariadbd's RSS with %d connections open (%s kB each);", fl.Agents, fnum(perConnKB, 0))
-	d.p("one MariaDB on %d vCPUs like this machine's. The agent's defaults keep one idle connection", r.Machine.VCPUs)
-	d.p("(DB_MAX_IDLE_CONNS=5, DB_MAX_LIFETIME=5m), so each node holds a connection that is re-opened every 5 minutes.")
+	d.p("From the runs above at %d agents (measured, %.0f%% of the 50,000), scaled linearly to 50,000 nodes at", p.Agents, 100*float64(p.Agents)/nodes)
+	d.p("POLL_INTERVAL=%.0fs: the rate of reads is nodes / interval (the jitter averages out; writes happen only", fl.IntervalS)
+	d.p("on change); the server's CPU per read stays what it was (each read touches %d rows through the index", fl.Rows)
+	d.p("whatever the table's size); memory per open connection is the growth of mariadbd's RSS with %d", p.Agents)
+	d.p("connections open (%s kB each). One MariaDB on %d vCPUs like this machine's, shared with the simulator.", fnum(perConnKB, 0), r.Machine.VCPUs)
 	d.p("")
-	d.p("| | 50,000 nodes at %.0f s |", fl.IntervalS)
-	d.p("|---|---|")
-	d.p("| reads per second | %s |", fnum(qps, 0))
-	d.p("| MariaDB CPU, connection kept | %s cores (%s ms × %s/s) |", fnum(cores, 2), fnum(p.DBCPUPerQueryMs, 3), fnum(qps, 0))
-	d.p("| connections, kept | 50,000 open (max_connections ≥ 50,000 + margin; one server thread each unless thread_handling=pool-of-threads), about %s GiB of server memory, and %s re-connects/s from DB_MAX_LIFETIME=5m |", fnum(perConnKB*nodes/1024/1024, 1), fnum(nodes/300, 0))
+	d.p("| | measured at %d agents | 50,000 nodes at %.0f s |", p.Agents, fl.IntervalS)
+	d.p("|---|---|---|")
+	d.p("| reads per second | %s | %s |", fnum(p.PollRate, 0), fnum(qps, 0))
+	d.p("| MariaDB CPU, connection kept (one thread per connection) | %s%% of a core, %s ms per read, p99 %s ms | %s cores |", fnum(p.DBCPUPct, 1), fnum(p.DBCPUPerQueryMs, 3), fnum(p.LatP99, 2), fnum(cores, 2))
+	if pool != nil {
+		d.p("| MariaDB CPU, connection kept, thread_handling=pool-of-threads | %s%% of a core, %s ms per read, p99 %s ms | %s cores |", fnum(pool.DBCPUPct, 1), fnum(pool.DBCPUPerQueryMs, 3), fnum(pool.LatP99, 2), fnum(pool.DBCPUPerQueryMs/1000*qps, 2))
+	}
+	d.p("| connections open, kept | %.0f, mariadbd RSS %d → %d MiB | 50,000: about %s GiB of server memory; %s re-connects/s from DB_MAX_LIFETIME=5m |", p.ThreadsMax, p.DBRSSBeforeKB/1024, p.DBRSSAfterKB/1024, fnum(perConnKB*nodes/1024/1024, 1), fnum(nodes/300, 0))
 	if perPoll != nil {
 		perPollCores := perPoll.DBCPUPct / 100 / perPoll.PollRate * qps
 		conc := qps * perPoll.LatP50 / 1000
-		d.p("| connection per poll (DB_MAX_IDLE_CONNS=0) | %s connects/s and %s cores (%s%% of a core for %s polls/s measured); on average %s connections open at once (reads/s × p50 latency) |",
-			fnum(qps, 0), fnum(perPollCores, 2), fnum(perPoll.DBCPUPct, 1), fnum(perPoll.PollRate, 1), fnum(conc, 1))
+		d.p("| connection per poll (DB_MAX_IDLE_CONNS=0) | %s%% of a core for %s polls/s, p99 %s ms, %s connections/s | %s connects/s, %s cores; about %s connections open at once |",
+			fnum(perPoll.DBCPUPct, 1), fnum(perPoll.PollRate, 0), fnum(perPoll.LatP99, 2), fnum(perPoll.ConnPerS, 0), fnum(qps, 0), fnum(perPollCores, 2), fnum(conc, 1))
 	}
 	for _, s := range fl.Serial {
 		if !s.Index {
-			// The scan grows with the table: 10× the nodes, 10× the rows.
 			perQuery := s.CPUPerQueryMs * nodes / float64(fl.Agents)
-			d.p("| without idx_node | every read scans all %s rows: about %s ms of CPU per read (%s ms measured at %d rows, scaled with the table), %s cores — not servable |",
-				fnum(nodes*float64(fl.Rows), 0), fnum(perQuery, 0), fnum(s.CPUPerQueryMs, 2), fl.Agents*fl.Rows, fnum(perQuery/1000*qps, 0))
+			d.p("| without idx_node | %s ms of CPU per read at %d rows | every read scans %s rows: about %s ms each, %s cores — not servable |",
+				fnum(s.CPUPerQueryMs, 2), fl.Agents*fl.Rows, fnum(nodes*float64(fl.Rows), 0), fnum(perQuery, 0), fnum(perQuery/1000*qps, 0))
 		}
 	}
 	d.p("")
-	d.p("So the reads themselves are cheap for one server (well under a core at 50,000 nodes with the index);")
-	d.p("what 50,000 nodes need sized is the connections: either max_connections above the node count with")
-	d.p("the thread pool and the memory above, or DB_MAX_IDLE_CONNS=0 so that a node connects only to poll")
-	d.p("(a connect per read instead of a held connection; measured above), or a connection-pooling proxy.")
-	d.p("POLL_INTERVAL scales every rate above linearly. The simulated connects go over the unix socket")
-	d.p("with unix_socket authentication; over TCP with a password, and more so with TLS (DB_TLS), each")
-	d.p("connect costs the server more than measured here, which favours keeping the connection.")
+	d.p("The reads are cheap for one server: well under a core at 50,000 nodes with the index. What 50,000")
+	d.p("nodes need sized is the connections and a restart of the fleet:")
+	d.p("")
+	d.p("- `max_connections` above the nodes that keep a connection (50,000 plus the controller's and a")
+	d.p("  margin: 51000), with `open_files_limit` above it. With one thread per connection that is 50,000")
+	d.p("  server threads; this machine's `kernel.pid_max` of 32768 alone would stop it short, and each thread's")
+	d.p("  stack is mapped: use `thread_handling=pool-of-threads` (a few threads per core serve every")
+	d.p("  connection; `thread_pool_size` = cores, `thread_pool_max_threads` ≥ 1000), as in the thread-pool run.")
+	d.p("- `back_log` (the listen queue; MariaDB sizes it from max_connections, at most 65535) and the host's")
+	d.p("  `net.core.somaxconn` at least as large as the connects of one second after a restart: the restart")
+	d.p("  run shows what an undersized queue does (EAGAIN on a unix socket, a SYN retransmitted after a second")
+	d.p("  over TCP), and the agents' first waits spread the rest over one interval.")
+	d.p("- The memory above for 50,000 connections (and `max_connect_errors` at its default or higher: an")
+	d.p("  agent's reachability probe, during an outage only, hangs up once before logging in).")
+	d.p("")
+	d.p("A connection-pooling proxy (ProxySQL, MaxScale) takes over when the connections, not the reads, are")
+	d.p("what one server cannot hold: past the memory or thread limits above, or when TLS logins (DB_TLS)")
+	d.p("make each connect expensive. It holds the nodes' 50,000 client connections and multiplexes them onto")
+	d.p("a few hundred to the server. Read replicas take over when the reads themselves outgrow one server —")
+	d.p("at these figures, past several hundred thousand nodes or at a POLL_INTERVAL of a second or two — or for")
+	d.p("availability: the agent's one statement per poll can go to a replica (through the proxy's read/write")
+	d.p("split), its UPDATE of netplan_success must go to the primary, and a replica's lag only delays a change")
+	d.p("by that lag. DB_MAX_IDLE_CONNS=0 (a connection per poll, measured above) needs neither, at the price")
+	d.p("of a connect per read: cheap over a unix socket as measured here, dearer over TCP with a password,")
+	d.p("more so with TLS. POLL_INTERVAL scales every rate above linearly.")
 	d.p("")
 }

@@ -33,6 +33,16 @@ type fleetOpts struct {
 	PerPoll         bool
 	MaxLifetime     time.Duration
 	Server          *server
+	// ThreadPool adds a persistent run with thread_handling=pool-of-threads;
+	// NoIndexAgents is the fleet of the run without idx_node (its reads
+	// scan the table: at the full fleet it would only measure a saturated
+	// server).
+	ThreadPool    bool
+	NoIndexAgents int
+	// OutageAgents agents see the server stopped for Outage, with the
+	// agent's schedule and with the one before issue 17 (0: no outage run).
+	OutageAgents int
+	Outage       time.Duration
 }
 
 // FleetRun is one simulated fleet run.
@@ -72,6 +82,36 @@ type FleetRun struct {
 
 	// Polls per second from t=0.
 	Hist []int `json:"hist"`
+	// ConnErrors are the server's counters of refused and aborted
+	// connections over the run (status deltas).
+	ConnErrors map[string]float64 `json:"conn_errors,omitempty"`
+	// ThreadHandling is the server's thread_handling for the run.
+	ThreadHandling string `json:"thread_handling,omitempty"`
+}
+
+// connErrorVars are the server's counters of connections it refused.
+var connErrorVars = []string{"Connection_errors_max_connections", "Connection_errors_accept", "Connection_errors_internal", "Aborted_connects", "Threads_created"}
+
+// OutageRun is a fleet whose server is stopped for a while, with one
+// schedule: from the server's return, when each agent read again.
+type FleetOutage struct {
+	Policy    string  `json:"policy"`
+	Agents    int     `json:"agents"`
+	OutageS   float64 `json:"outage_s"`
+	IntervalS float64 `json:"interval_s"`
+	// Back is each agent's first successful read after the server
+	// answered again, in seconds from then; Missing the agents that had
+	// not read again when the run ended.
+	BackP50, BackP99, BackMax float64
+	Missing                   int
+	// Hist is the agents' first reads after the return, per second.
+	Hist []int `json:"hist"`
+	// Attempts are the reads tried during the outage (all failed), per
+	// agent; Probes the reachability probes (agent's schedule only).
+	Attempts, Probes float64
+	RecoveryErrors   int    `json:"recovery_errors"`
+	RecoveryKinds    string `json:"recovery_kinds,omitempty"`
+	DownS            float64
 }
 
 // FleetResults are the fleet figures.
@@ -97,6 +137,10 @@ type FleetResults struct {
 		Errors  int    `json:"errors"`
 		Sample  string `json:"sample"`
 	} `json:"probe"`
+
+	Outages []FleetOutage `json:"outages,omitempty"`
+	// Limit says why the fleet is smaller than asked, when it is.
+	Limit string `json:"limit,omitempty"`
 
 	Statement string        `json:"statement"`
 	Explain   []ExplainRow  `json:"explain"`
@@ -225,7 +269,7 @@ func runFleet(o fleetOpts) (*FleetResults, error) {
 	// GLOBAL for the run.
 	maxConn := fmt.Sprint(o.Agents + 200)
 	if srv.Private {
-		if err := srv.restart("--max-connections=" + maxConn); err != nil {
+		if err := srv.restart("--max-connections="+maxConn, fmt.Sprintf("--open-files-limit=%d", o.Agents+1400), "--table-open-cache=200"); err != nil {
 			return nil, err
 		}
 		r.ServerArgs = srv.Args
@@ -238,37 +282,71 @@ func runFleet(o fleetOpts) (*FleetResults, error) {
 	r.MaxConn, r.BackLog = srv.variable("max_connections"), srv.variable("back_log")
 	logf("fleet: max_connections=%s back_log=%s", r.MaxConn, r.BackLog)
 
-	modes := []struct {
+	type mode struct {
 		name    string
 		db      string
 		perPoll bool
 		d       time.Duration
-	}{{"persistent", db, false, o.Duration}}
+		agents  int
+		pool    bool
+	}
+	modes := []mode{{"persistent", db, false, o.Duration, o.Agents, false}}
+	if o.ThreadPool {
+		modes = append(modes, mode{"persistent, thread pool", db, false, o.Duration, o.Agents, true})
+	}
 	if o.PerPoll {
-		modes = append(modes, struct {
-			name    string
-			db      string
-			perPoll bool
-			d       time.Duration
-		}{"connect-per-poll", db, true, o.Duration})
+		modes = append(modes, mode{"connect-per-poll", db, true, o.Duration, o.Agents, false})
 	}
 	if o.NoIndexDuration > 0 {
-		modes = append(modes, struct {
-			name    string
-			db      string
-			perPoll bool
-			d       time.Duration
-		}{"persistent, no idx_node", dbNoIdx, false, o.NoIndexDuration})
+		modes = append(modes, mode{"persistent, no idx_node", dbNoIdx, false, o.NoIndexDuration, min(o.Agents, max(o.NoIndexAgents, 1)), false})
 	}
+	pool := false
 	for _, m := range modes {
-		logf("fleet: %s, %d agents, %s", m.name, o.Agents, m.d)
-		run, err := simulate(o, srv, m.db, over, m.d, m.perPoll, m.name)
+		if srv.Private && m.pool != pool {
+			args := []string{"--max-connections=" + maxConn, fmt.Sprintf("--open-files-limit=%d", o.Agents+1400), "--table-open-cache=200"}
+			if m.pool {
+				args = append(args, "--thread-handling=pool-of-threads")
+			}
+			if err := srv.restart(args...); err != nil {
+				return nil, err
+			}
+			pool = m.pool
+		}
+		mo := o
+		mo.Agents = m.agents
+		logf("fleet: %s, %d agents, %s", m.name, m.agents, m.d)
+		before, _ := srv.status()
+		run, err := simulate(mo, srv, m.db, over, m.d, m.perPoll, m.name)
 		if err != nil {
 			return nil, err
 		}
+		if after, err := srv.status(); err == nil && before != nil {
+			run.ConnErrors = map[string]float64{}
+			for _, v := range connErrorVars {
+				run.ConnErrors[v] = after[v] - before[v]
+			}
+		}
+		run.ThreadHandling = srv.variable("thread_handling")
 		run.Index = m.db == db
 		r.Runs = append(r.Runs, *run)
-		logf("fleet %s: %.1f qps, DB CPU %.1f%% of a core, p50 %.2f ms p99 %.2f ms, errors %d", m.name, run.QPS, run.DBCPUPct, run.LatP50, run.LatP99, run.Errors)
+		logf("fleet %s: %.1f qps, DB CPU %.1f%% of a core, p50 %.2f ms p99 %.2f ms, errors %d, %v", m.name, run.QPS, run.DBCPUPct, run.LatP50, run.LatP99, run.Errors, run.ConnErrors)
+	}
+	if pool && srv.Private {
+		if err := srv.restart("--max-connections="+maxConn, fmt.Sprintf("--open-files-limit=%d", o.Agents+1400), "--table-open-cache=200"); err != nil {
+			return nil, err
+		}
+	}
+	if o.OutageAgents > 0 && o.Outage > 0 && srv.Private {
+		for _, policy := range []string{"agent", "before"} {
+			mo := o
+			mo.Agents = min(o.OutageAgents, o.Agents)
+			out, err := simulateOutage(mo, srv, db, policy)
+			if err != nil {
+				return nil, fmt.Errorf("outage (%s): %w", policy, err)
+			}
+			r.Outages = append(r.Outages, *out)
+			logf("fleet outage (%s): %d agents back after p50 %.1f s, p99 %.1f s, max %.1f s (%d missing); busiest second %d", policy, out.Agents, out.BackP50, out.BackP99, out.BackMax, out.Missing, maxInt(out.Hist))
+		}
 	}
 	return r, nil
 }

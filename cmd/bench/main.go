@@ -23,7 +23,12 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 )
+
+// fleetLimit says why the fleet is smaller than asked ("" when it is not).
+var fleetLimit string
 
 // Results is everything measured; each part is kept until re-measured.
 type Results struct {
@@ -148,10 +153,17 @@ func mainErr(args []string) error {
 		baseline = fs.Duration("baseline-interval", time.Hour, "POLL_INTERVAL of the no-poll CPU baseline")
 		traceN   = fs.Int("trace-cycles", 20, "idle cycles traced with strace (execs, file writes)")
 		agentEnv = fs.String("agent-env", "", "extra KEY=VALUE environment for every agent, comma-separated (experiments; the report shows it)")
-		phases   = fs.String("phases", "idle,baseline,batch,present,hotplug,soak", "agent: the measurements to run")
+		phases   = fs.String("phases", "idle,baseline,batch,present,hotplug,latency,soak", "agent: the measurements to run")
+		baseRev  = fs.String("baseline-rev", "", "agent: also measure the hot-plug and outage latencies of this git revision's agent (the figures before a change)")
+		outages  = fs.String("outages", "5s,30s", "agent: database outage lengths for one agent, comma-separated")
+		outRuns  = fs.Int("outage-runs", 3, "agent: runs of each outage length")
 		soak     = fs.Duration("soak", 5*time.Minute, "memory soak at POLL_INTERVAL=1s, sampled each minute (0: none; 1h reproduces the hour-long soak)")
 
-		agents   = fs.Int("agents", 5000, "fleet: simulated agents")
+		agents   = fs.Int("agents", 20000, "fleet: simulated agents")
+		pool     = fs.Bool("thread-pool", true, "fleet: also run with thread_handling=pool-of-threads")
+		noIdxN   = fs.Int("noindex-agents", 2000, "fleet: agents of the run without idx_node")
+		outAgent = fs.Int("outage-agents", 5000, "fleet: agents of the server outage runs (0: none)")
+		outFleet = fs.Duration("fleet-outage", time.Minute, "fleet: how long the server is stopped in the outage runs")
 		rows     = fs.Int("rows", 10, "fleet: rows per agent")
 		interval = fs.Duration("interval", 30*time.Second, "fleet: POLL_INTERVAL")
 		jitter   = fs.String("jitter", "10%", "fleet: POLL_JITTER")
@@ -175,6 +187,14 @@ func mainErr(args []string) error {
 	jit, err := parseJitter(*jitter)
 	if err != nil {
 		return err
+	}
+	var outageLens []time.Duration
+	for _, f := range splitEnv(*outages) {
+		d, err := time.ParseDuration(f)
+		if err != nil {
+			return fmt.Errorf("-outages: %w", err)
+		}
+		outageLens = append(outageLens, d)
 	}
 	command := "go run ./cmd/bench " + shellQuote(append([]string{part}, args...))
 
@@ -228,6 +248,21 @@ func mainErr(args []string) error {
 		if os.Geteuid() != 0 {
 			return errors.New("needs root: network namespaces, netlink and mariadbd")
 		}
+		// A connection per simulated agent, on both ends: raise the file
+		// limit (the harness's own and the server's, which inherits it).
+		lim := syscall.Rlimit{Cur: 1 << 20, Max: 1 << 20}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+			lim.Cur = lim.Max
+			syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+			// Each simulated agent holds a descriptor here and one in the
+			// server, which inherits the limit: the fleet is what fits.
+			if fit := int(lim.Max) - 1500; *agents > fit && (part == "all" || part == "fleet") {
+				logf("the file limit (RLIMIT_NOFILE) is %d and cannot be raised here: %d agents instead of %d", lim.Max, fit, *agents)
+				fleetLimit = fmt.Sprintf("%d agents instead of %d: the most this machine holds, as the harness and the server each need a descriptor per agent and the file limit (RLIMIT_NOFILE) is %d here and cannot be raised (no CAP_SYS_RESOURCE)", fit, *agents, lim.Max)
+				*agents = fit
+			}
+		}
 		dir, err := os.MkdirTemp("", "multinic-bench-")
 		if err != nil {
 			return err
@@ -265,13 +300,15 @@ func mainErr(args []string) error {
 			bin := *binary
 			if bin == "" {
 				logf("building the agent")
-				if bin, err = buildAgent(dir); err != nil {
+				bin = filepath.Join(dir, "multinic-agent")
+				if err = harness.BuildAgent(bin); err != nil {
 					return err
 				}
 			}
 			load0, t0 := loadavg(), time.Now()
 			ar, err := runAgentBench(agentOpts{Binary: bin, NICs: *nics, Runs: *runs, Window: *win, Settle: *settle,
-				BaselineInterval: *baseline, TraceCycles: *traceN, Soak: *soak, Phases: strings.Split(*phases, ","), Dir: dir, Server: srv, Env: splitEnv(*agentEnv)})
+				BaselineInterval: *baseline, TraceCycles: *traceN, Soak: *soak, Phases: strings.Split(*phases, ","), Dir: dir, Server: srv, Env: splitEnv(*agentEnv),
+				BaselineRev: *baseRev, Outages: outageLens, OutageRuns: *outRuns})
 			if err != nil {
 				return err
 			}
@@ -287,11 +324,12 @@ func mainErr(args []string) error {
 		if part == "all" || part == "fleet" {
 			load0, t0 := loadavg(), time.Now()
 			fr, err := runFleet(fleetOpts{Agents: *agents, Rows: *rows, Interval: *interval, Jitter: jit, Duration: *duration,
-				NoIndexDuration: *noIdx, PerPoll: *perPoll, MaxLifetime: *lifetime, Server: srv})
+				NoIndexDuration: *noIdx, PerPoll: *perPoll, MaxLifetime: *lifetime, Server: srv,
+				ThreadPool: *pool, NoIndexAgents: *noIdxN, OutageAgents: *outAgent, Outage: *outFleet})
 			if err != nil {
 				return err
 			}
-			fr.Command, fr.Server = command, where
+			fr.Command, fr.Server, fr.Limit = command, where, fleetLimit
 			res.Fleet, res.FleetAt, res.FleetLoad, res.FleetDur = fr, time.Now().UTC(), [2]string{load0, loadavg()}, time.Since(t0).Round(time.Second)
 		}
 	}

@@ -33,6 +33,7 @@ type server struct {
 	Args  string
 	dir   string
 	args  []string
+	extra []string // of the current start
 	cmd   *exec.Cmd
 	admin *sql.DB
 }
@@ -89,6 +90,7 @@ func (s *server) start(extra ...string) error {
 		return err
 	}
 	defer logFile.Close()
+	s.extra = extra
 	s.cmd = exec.Command(s.args[0], append(s.args[1:], extra...)...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/multinic-agent/multinic-agent/internal/backends"
 	"github.com/multinic-agent/multinic-agent/internal/envfile"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
 // DefaultFile is read when --config is not given; its absence is not an error.
@@ -49,11 +50,13 @@ type Config struct {
 
 	HealthPort int
 	HealthAddr string
+	// ReconcileToken turns POST /reconcile on ("" leaves it off).
+	ReconcileToken string
 
 	// NodeName is the explicit NODE_NAME; empty means the hostname.
 	NodeName            string
 	NetworkBackend      string
-	RootDir             string
+	RootDir             rootfs.Root
 	ProtectedInterfaces []string
 	Activate            string
 	LockFile            string
@@ -68,10 +71,10 @@ type Config struct {
 	// ignores them (no "=", an invalid name), without quoting them.
 	Ignored []string
 
-	// fileMode is the config file's permission bits; filePassword is set
-	// when the file gives DB_PASSWORD a value.
-	fileMode     fs.FileMode
-	filePassword bool
+	// fileMode is the config file's permission bits; fileSecrets the
+	// secret keys (DB_PASSWORD, RECONCILE_TOKEN) it gives a value.
+	fileMode    fs.FileMode
+	fileSecrets []string
 }
 
 // PreviousKeys are the keys only the previous generation of multinic-agent
@@ -119,6 +122,7 @@ var keys = []key{
 	{"LOG_FORMAT", "json", "json or text", oneOf(func(c *Config, v string) { c.LogFormat = v }, "json", "text")},
 	{"HEALTH_PORT", "8080", "health and metrics port (0 turns the listener off)", intIn(0, 65535, func(c *Config, n int) { c.HealthPort = n })},
 	{"HEALTH_ADDR", "", "health and metrics address (empty: all addresses)", func(c *Config, v string) error { c.HealthAddr = v; return nil }},
+	{"RECONCILE_TOKEN", "", "bearer token that turns on POST /reconcile on the health port (never logged; empty: off)", parseToken},
 	{"NODE_NAME", "", "attached_node_name to match (default: the hostname, short or full)", func(c *Config, v string) error { c.NodeName = v; return nil }},
 	{"NETWORK_BACKEND", "auto", "auto (what manages the node's network), " + strings.Join(backends.Names(), ", "), oneOf(func(c *Config, v string) { c.NetworkBackend = v }, append([]string{"auto"}, backends.Names()...)...)},
 	{"ROOT_DIR", "/", "prefix of every file read or written", parseRoot},
@@ -147,7 +151,7 @@ func FlagName(key string) string {
 	return strings.ToLower(strings.ReplaceAll(key, "_", "-"))
 }
 
-// Flags registers --config and one flag per key (but DB_PASSWORD, which must
+// Flags registers --config and one flag per key (but the secrets, which must
 // not appear in a process list) on fs. Call Load with the same Flags after
 // fs.Parse.
 type Flags struct {
@@ -161,7 +165,7 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{fs: fs, values: make(map[string]*string)}
 	f.config = fs.String("config", DefaultFile, "KEY=VALUE configuration `file`")
 	for _, k := range keys {
-		if k.name == "DB_PASSWORD" {
+		if secret[k.name] {
 			continue
 		}
 		f.values[k.name] = fs.String(FlagName(k.name), "", fmt.Sprintf("%s (%s; default %q)", k.help, k.name, k.def))
@@ -194,7 +198,11 @@ func Load(f *Flags, getenv func(string) (string, bool)) (*Config, error) {
 			c.Ignored = append(c.Ignored, fmt.Sprintf("%s line %d: %s; systemd ignores the line, and so does the agent", path, i.Line, i.Why))
 		}
 		c.File = path
-		c.filePassword = file["DB_PASSWORD"] != ""
+		for _, k := range Keys() {
+			if secret[k] && file[k] != "" {
+				c.fileSecrets = append(c.fileSecrets, k)
+			}
+		}
 		if st, err := os.Stat(path); err == nil {
 			c.fileMode = st.Mode().Perm()
 		}
@@ -218,7 +226,7 @@ func Load(f *Flags, getenv func(string) (string, bool)) (*Config, error) {
 		}
 		if err := k.set(c, strings.TrimSpace(v)); err != nil {
 			shown := v
-			if k.name == "DB_PASSWORD" {
+			if secret[k.name] {
 				shown = "(hidden)"
 			}
 			return nil, fmt.Errorf("invalid %s=%q (from %s): %v", k.name, shown, src, err)
@@ -258,17 +266,13 @@ func (c *Config) CheckDatabase() error {
 }
 
 // PermissionWarning returns a sentence when the config file gives
-// DB_PASSWORD a value and group or others may read it; "" otherwise.
+// DB_PASSWORD (or RECONCILE_TOKEN) a value and group or others may read
+// it; "" otherwise.
 func (c *Config) PermissionWarning() string {
-	if c.File == "" || !c.filePassword || c.fileMode&0o077 == 0 {
+	if c.File == "" || len(c.fileSecrets) == 0 || c.fileMode&0o077 == 0 {
 		return ""
 	}
-	return fmt.Sprintf("config file %s holds DB_PASSWORD but is mode %04o, readable by group or others: run chmod 600 %s", c.File, c.fileMode, c.File)
-}
-
-// Path returns p (an absolute path on the node) under RootDir.
-func (c *Config) Path(p string) string {
-	return filepath.Join(c.RootDir, p)
+	return fmt.Sprintf("config file %s holds %s but is mode %04o, readable by group or others: run chmod 600 %s", c.File, strings.Join(c.fileSecrets, " and "), c.fileMode, c.File)
 }
 
 // NodeNames returns the attached_node_name values that belong to this node:
@@ -387,7 +391,29 @@ func parseRoot(c *Config, v string) error {
 	if !filepath.IsAbs(v) {
 		return errors.New("must be an absolute path")
 	}
-	c.RootDir = filepath.Clean(v)
+	c.RootDir = rootfs.Root(filepath.Clean(v))
+	return nil
+}
+
+// secret are the keys whose values are never shown (errors, logs,
+// doctor) and never flags (a process list shows flags).
+var secret = map[string]bool{"DB_PASSWORD": true, "RECONCILE_TOKEN": true}
+
+// IsSecret reports whether key's value must never be shown.
+func IsSecret(key string) bool { return secret[key] }
+
+// minTokenLen is the shortest RECONCILE_TOKEN: it guards a network port.
+const minTokenLen = 16
+
+func parseToken(c *Config, v string) error {
+	switch {
+	case v == "":
+	case len(v) < minTokenLen:
+		return fmt.Errorf("must be at least %d characters (for example: openssl rand -hex 32)", minTokenLen)
+	case strings.IndexFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		return errors.New("must not hold spaces or control characters")
+	}
+	c.ReconcileToken = v
 	return nil
 }
 

@@ -9,6 +9,7 @@ package daemon
 import (
 	"cmp"
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -18,14 +19,16 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/health"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/metrics"
+	"github.com/multinic-agent/multinic-agent/internal/netmon"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
 )
 
 // Daemon runs the reconciler until its context ends.
 type Daemon struct {
-	Rec      *reconcile.Reconciler
-	Links    *links.Handle
+	Rec *reconcile.Reconciler
+	// Kernel is the reconciler's kernel monitor: its changes trigger cycles.
+	Kernel   *netmon.Monitor
 	Metrics  *metrics.Metrics
 	Health   *health.State
 	Schedule Schedule
@@ -37,6 +40,17 @@ type Daemon struct {
 	// more often than that. While cycles fail, kernel changes trigger none:
 	// the poll, with its backoff, retries.
 	EventGap time.Duration
+	// RequestGap is the shortest time from the start of any cycle to one
+	// that requests (Request, Reconcile) trigger: however many callers ask,
+	// and however often, they make the agent read the database at most
+	// once per RequestGap. Requests that wait together share one cycle.
+	RequestGap time.Duration
+	// Reach, when set, probes whether the database server answers at all
+	// (store.Reachable), and Unreachable tells the failures where it did
+	// not (store.Unreachable): after such a failure the agent probes every
+	// interval instead of waiting out the backoff.
+	Reach       func(ctx context.Context) error
+	Unreachable func(error) bool
 	// Notify sends a systemd notification (READY=1, WATCHDOG=1,
 	// STOPPING=1); nil when not run by systemd.
 	Notify func(state string)
@@ -44,10 +58,13 @@ type Daemon struct {
 	Watchdog time.Duration
 	Log      *slog.Logger
 
-	level     int
-	processed int64
-	failed    int64
-	lastSync  time.Time
+	level int
+	// unreachable is set when the last cycle failed because the database
+	// server could not be reached at all.
+	unreachable bool
+	processed   int64
+	failed      int64
+	lastSync    time.Time
 	// watched are the link indexes and MACs whose changes trigger a cycle.
 	watchIdx map[int]bool
 	watchMAC map[string]bool
@@ -58,6 +75,20 @@ type Daemon struct {
 	lastEvent    time.Time
 	requests     chan struct{}
 	requestsOnce sync.Once
+
+	// mu guards what callers of Request and Reconcile share with the loop.
+	mu sync.Mutex
+	// waiters are the callers of Reconcile whose cycle has not started.
+	waiters []waiter
+	// lastAsk is when the latest request came, lastStart when the latest
+	// cycle began: a request is served once a cycle starts after it.
+	lastAsk, lastStart time.Time
+	stopped            bool
+}
+
+type waiter struct {
+	at time.Time
+	ch chan health.CycleResult
 }
 
 func (d *Daemon) requested() chan struct{} {
@@ -65,13 +96,78 @@ func (d *Daemon) requested() chan struct{} {
 	return d.requests
 }
 
-// Request asks for a cycle now; requests that come while one is pending,
-// or sooner than EventGap after the last one, are served by that one.
+// Request asks for a cycle now, without waiting for it (SIGHUP). Any cycle
+// that starts after the request serves it; one that the request triggers
+// starts no sooner than RequestGap after the previous cycle's start.
 func (d *Daemon) Request() {
+	d.mu.Lock()
+	d.lastAsk = time.Now()
+	d.mu.Unlock()
+	d.poke()
+}
+
+func (d *Daemon) poke() {
 	select {
 	case d.requested() <- struct{}{}:
 	default:
 	}
+}
+
+// ErrStopped is returned to callers of Reconcile when the daemon stops
+// before their cycle starts.
+var ErrStopped = errors.New("the agent is stopping")
+
+// Reconcile asks for a cycle, as Request does, and returns the result of
+// the first cycle that starts after the call (so it reads the rows as they
+// are now). Callers that wait together share that cycle.
+func (d *Daemon) Reconcile(ctx context.Context) (health.CycleResult, error) {
+	w := waiter{at: time.Now(), ch: make(chan health.CycleResult, 1)}
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		return health.CycleResult{}, ErrStopped
+	}
+	d.waiters = append(d.waiters, w)
+	d.lastAsk = w.at
+	d.mu.Unlock()
+	d.poke()
+	select {
+	case res, ok := <-w.ch:
+		if !ok {
+			return health.CycleResult{}, ErrStopped
+		}
+		return res, nil
+	case <-ctx.Done():
+		d.mu.Lock()
+		d.waiters = slices.DeleteFunc(d.waiters, func(o waiter) bool { return o.ch == w.ch })
+		d.mu.Unlock()
+		return health.CycleResult{}, ctx.Err()
+	}
+}
+
+// due reports whether a request came after the latest cycle started.
+func (d *Daemon) due() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lastAsk.After(d.lastStart)
+}
+
+// sinceStart is the time since the latest cycle started.
+func (d *Daemon) sinceStart() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return time.Since(d.lastStart)
+}
+
+// stop releases the callers still waiting: no cycle will serve them.
+func (d *Daemon) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stopped = true
+	for _, w := range d.waiters {
+		close(w.ch)
+	}
+	d.waiters = nil
 }
 
 type linkState struct {
@@ -89,33 +185,55 @@ func (d *Daemon) notify(state string) {
 // Run reconciles until ctx ends. A cycle in progress when ctx ends finishes
 // the interfaces in hand (or rolls them back) before Run returns nil.
 func (d *Daemon) Run(ctx context.Context) error {
-	changes, err := d.Links.Watch(ctx)
+	changes, err := d.Kernel.Watch(ctx)
 	if err != nil {
 		d.Log.Warn("cannot subscribe to netlink events; hot-plugged NICs wait for the next poll", "error", err)
-	} else {
-		// Every kernel change now reaches Invalidate: an idle cycle need not
-		// dump links and routes again.
-		d.Rec.TrustKernelEvents()
 	}
 	d.seen = map[int]linkState{}
-	if ls, err := d.Links.List(); err == nil {
-		for _, l := range ls {
+	if snap, err := d.Kernel.Snapshot(); err == nil {
+		for _, l := range snap.Links {
 			d.seen[l.Index] = linkState{name: l.Name, mac: l.MAC, mtu: l.MTU, up: l.Up}
 		}
 	}
 	d.cycle(ctx, "start")
 	d.notify("READY=1")
 
-	poll := time.NewTimer(d.Schedule.First(random(), random()))
+	defer d.stop()
+	poll := newPollTimer(d.Schedule.First(random(), random()))
 	defer poll.Stop()
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
-	pending, why := false, ""
+	asked := time.NewTimer(time.Hour)
+	asked.Stop()
+	probe := time.NewTimer(time.Hour)
+	probe.Stop()
+	// reprobe arms the reachability probe while the database cannot be
+	// reached and the backoff holds the next poll back.
+	reprobe := func() {
+		if d.Reach != nil && d.unreachable && d.Schedule.Probing(d.level) {
+			probe.Reset(d.Schedule.Probe(random()))
+		} else {
+			probe.Stop()
+		}
+	}
+	reprobe()
+	pending, waiting := false, false
 	var tick <-chan time.Time
 	if d.Watchdog > 0 {
 		t := time.NewTicker(d.Watchdog)
 		defer t.Stop()
 		tick = t.C
+	}
+	// after runs a cycle that did not come from the poll timer: one that
+	// ends a backoff (it reached the database) brings the next poll back
+	// to the interval instead of the backoff's wait.
+	after := func(why string) {
+		level := d.level
+		d.cycle(ctx, why)
+		if level > 0 && d.level == 0 {
+			poll.Reset(d.Schedule.Next(0, random()))
+		}
+		reprobe()
 	}
 	for {
 		select {
@@ -125,23 +243,45 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-tick:
 			d.Health.Beat()
 			d.notify("WATCHDOG=1")
-		case <-poll.C:
+		case <-poll.C():
 			d.cycle(ctx, "poll")
 			poll.Reset(d.Schedule.Next(d.level, random()))
+			reprobe()
+		case <-probe.C:
+			if !d.unreachable || d.level == 0 {
+				continue
+			}
+			if err := d.Reach(ctx); err != nil {
+				d.Log.Debug("the database is still unreachable", "error", err)
+				reprobe()
+				continue
+			}
+			d.Log.Info("the database server answers again; reconciling now", "backoff_level", d.level)
+			after("database")
 		case c, ok := <-changes:
 			if !ok {
 				changes = nil
 				continue
 			}
-			d.Rec.Invalidate()
 			if d.relevant(c) && !pending {
-				pending, why = true, "netlink"
+				pending = true
 				debounce.Reset(d.Debounce)
 			}
 		case <-d.requested():
-			if !pending {
-				pending, why = true, "request"
-				debounce.Reset(0)
+			if !waiting && d.due() {
+				waiting = true
+				asked.Reset(max(0, d.RequestGap-d.sinceStart()))
+			}
+		case <-asked.C:
+			if wait := d.RequestGap - d.sinceStart(); wait > 0 {
+				asked.Reset(wait)
+				continue
+			}
+			waiting = false
+			if d.due() {
+				// The requested cycle also serves a pending kernel change:
+				// it reads the kernel again.
+				after("request")
 			}
 		case <-debounce.C:
 			if wait := d.EventGap - time.Since(d.lastEvent); wait > 0 {
@@ -149,7 +289,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				continue
 			}
 			pending = false
-			if d.level > 0 && why == "netlink" {
+			if d.level > 0 {
 				// The last cycle failed (the database, say): the poll's
 				// backoff decides when to try again, not the kernel.
 				continue
@@ -158,7 +298,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			// which finds nothing to do. Dropping them could lose a change
 			// made by hand during this cycle.
 			d.lastEvent = time.Now()
-			d.cycle(ctx, why)
+			after("netlink")
 		}
 	}
 }
@@ -195,19 +335,45 @@ func (d *Daemon) cycle(ctx context.Context, why string) {
 		return
 	}
 	start := time.Now()
+	d.mu.Lock()
+	d.lastStart = start
+	serving := d.waiters
+	d.waiters = nil
+	d.mu.Unlock()
+	if why == "request" {
+		d.Rec.RetryNow()
+	}
 	res, err := d.Rec.Cycle(ctx)
 	took := time.Since(start)
+	defer func() {
+		if len(serving) == 0 {
+			return
+		}
+		out := d.result(why, start, took, res, err)
+		for _, w := range serving {
+			out.Requested = w.at
+			w.ch <- out
+		}
+	}()
 	d.Metrics.ObserveCycle(res, err, took)
+	d.unreachable = err != nil && d.Unreachable != nil && d.Unreachable(err)
 	if err != nil {
 		d.level++
-		d.Log.Error("reconcile failed", "trigger", why, "error", err, "backoff_level", d.level,
-			"next_in", d.Schedule.Base(d.level).String())
+		args := []any{"trigger", why, "error", err, "backoff_level", d.level, "next_in", d.Schedule.Base(d.level).String()}
+		if d.unreachable && d.Reach != nil && d.Schedule.Probing(d.level) {
+			args = append(args, "probe_every", d.Schedule.Interval.String())
+		}
+		d.Log.Error("reconcile failed", args...)
 	} else {
 		d.level = 0
 		d.lastSync = time.Now()
 		if res.Changed || res.Failed() > 0 {
+			ph := res.Phases
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 			d.Log.Info("reconcile finished", "trigger", why, "rows", len(res.Rows), "failed", res.Failed(),
-				"changed", res.Changed, "removed", res.Removed, "duration_ms", took.Milliseconds())
+				"changed", res.Changed, "removed", res.Removed, "duration_ms", took.Milliseconds(),
+				slog.Group("phases_ms", "read", ms(ph.Read), "gateways", ms(ph.Gateways), "apply", ms(ph.Apply),
+					"activate", ms(ph.Activate), "verify", ms(ph.Verify), "check", ms(ph.Check), "report", ms(ph.Report)))
 		} else {
 			d.Log.Debug("reconcile finished: in sync", "trigger", why, "rows", len(res.Rows), "duration_ms", took.Milliseconds())
 		}
@@ -274,4 +440,22 @@ func (d *Daemon) snapshot(res reconcile.Result, err error) health.Snapshot {
 	slices.SortFunc(s.Interfaces, func(a, b health.Interface) int { return cmp.Compare(a.ID, b.ID) })
 	s.ProcessedVMs, s.FailedConfigs = d.processed, d.failed
 	return s
+}
+
+// result is what callers of Reconcile get from a cycle.
+func (d *Daemon) result(why string, start time.Time, took time.Duration, res reconcile.Result, err error) health.CycleResult {
+	snap := d.Health.Get()
+	out := health.CycleResult{Trigger: why, Started: start, DurationMs: took.Milliseconds(),
+		Rows: len(res.Rows), Failed: res.Failed(), Changed: res.Changed, Removed: res.Removed,
+		DBConnected: snap.DBConnected, Interfaces: snap.Interfaces}
+	switch {
+	case err != nil:
+		out.Error, out.Exit = err.Error(), 2
+	case res.Failed() > 0:
+		out.Exit = 1
+	}
+	if out.Interfaces == nil {
+		out.Interfaces = []health.Interface{}
+	}
+	return out
 }

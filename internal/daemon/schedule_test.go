@@ -72,3 +72,48 @@ func TestFirstWaitSpreadsARestartedFleet(t *testing.T) {
 		t.Errorf("the last 6 s hold %d agents: a pile-up", buckets[9]+buckets[10])
 	}
 }
+
+// TestBackoffSpreadsAFleetThatFailedTogether: while cycles fail, each wait
+// is spread by ±50% of the backoff (not POLL_JITTER's ±10%), so agents that
+// failed at the same moment drift apart; polls keep POLL_JITTER.
+func TestBackoffSpreadsAFleetThatFailedTogether(t *testing.T) {
+	s := Schedule{Interval: 30 * time.Second, Jitter: 0.1, BackoffEnabled: true, Multiplier: 2, Max: 5 * time.Minute}
+	if lo, hi := s.Next(2, 0), s.Next(2, 0.999999); lo != time.Minute || hi < 179*time.Second || hi > 3*time.Minute {
+		t.Errorf("level 2 (2m): %s .. %s, want 1m .. 3m", lo, hi)
+	}
+	if lo, hi := s.Next(0, 0), s.Next(0, 0.999999); lo != 27*time.Second || hi > 33*time.Second {
+		t.Errorf("level 0: %s .. %s, want 27s .. 33s", lo, hi)
+	}
+	var below, above int
+	for range 1000 {
+		switch d := s.Next(3, random()); {
+		case d < 4*time.Minute:
+			below++
+		case d > 4*time.Minute:
+			above++
+		}
+	}
+	if below < 400 || above < 400 {
+		t.Errorf("level 3 (4m): %d waits below 4m, %d above", below, above)
+	}
+}
+
+// TestProbingOnlyWhileTheBackoffHoldsThePollBack: the reachability probe
+// runs only when the next poll is later than the interval.
+func TestProbingOnlyWhileTheBackoffHoldsThePollBack(t *testing.T) {
+	s := Schedule{Interval: 30 * time.Second, Jitter: 0.1, BackoffEnabled: true, Multiplier: 2, Max: 5 * time.Minute}
+	if s.Probing(0) || !s.Probing(1) || !s.Probing(7) {
+		t.Errorf("probing at levels 0, 1, 7: %v %v %v", s.Probing(0), s.Probing(1), s.Probing(7))
+	}
+	if p := s.Probe(0.5); p != 30*time.Second {
+		t.Errorf("probe wait %s, want the interval", p)
+	}
+	s.BackoffEnabled = false
+	if s.Probing(5) {
+		t.Error("probing without backoff: every poll already comes at the interval")
+	}
+	s = Schedule{Interval: time.Minute, BackoffEnabled: true, Multiplier: 1, Max: 5 * time.Minute}
+	if s.Probing(3) {
+		t.Error("probing with a multiplier of 1")
+	}
+}

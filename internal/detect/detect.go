@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/multinic-agent/multinic-agent/internal/osrelease"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
 // Result is the backend chosen and the evidence for it.
@@ -27,7 +28,7 @@ type Result struct {
 
 // Node is what was found under ROOT_DIR.
 type Node struct {
-	root string
+	root rootfs.Root
 	OS   osrelease.Info
 	// Netplan lists netplan's configuration files; NetplanRenderer is the
 	// renderer they name (networkd when none does).
@@ -72,13 +73,13 @@ func (d Daemon) String() string {
 }
 
 // Inspect reads the node at root. info is its os-release.
-func Inspect(root string, info osrelease.Info) Node {
+func Inspect(root rootfs.Root, info osrelease.Info) Node {
 	n := Node{root: root, OS: info}
 	n.NetplanTool = n.exists("/usr/sbin/netplan") || n.exists("/sbin/netplan")
-	if files, _ := filepath.Glob(n.path("/etc/netplan/*.yaml")); len(files) > 0 {
+	if files, _ := filepath.Glob(n.root.Path("/etc/netplan/*.yaml")); len(files) > 0 {
 		n.NetplanRenderer = "networkd"
 		for _, f := range files {
-			n.Netplan = append(n.Netplan, strings.TrimPrefix(f, filepath.Clean(root)))
+			n.Netplan = append(n.Netplan, strings.TrimPrefix(f, filepath.Clean(string(root))))
 			if r := netplanRenderer(f); r != "" {
 				n.NetplanRenderer = r
 			}
@@ -183,20 +184,18 @@ func (n Node) AtBoot(backend string) error {
 	return nil
 }
 
-func (n Node) path(p string) string { return filepath.Join(n.root, p) }
-
 func (n Node) exists(p string) bool {
-	_, err := os.Stat(n.path(p))
+	_, err := os.Stat(n.root.Path(p))
 	return err == nil
 }
 
 // enabled reports whether unit has a symlink in a .wants directory of
 // /etc/systemd/system (what systemctl enable makes) and is not masked.
 func (n Node) enabled(unit string) bool {
-	if dst, err := os.Readlink(n.path("/etc/systemd/system/" + unit)); err == nil && dst == "/dev/null" {
+	if dst, err := os.Readlink(n.root.Path("/etc/systemd/system/" + unit)); err == nil && dst == "/dev/null" {
 		return false
 	}
-	wants, _ := filepath.Glob(n.path("/etc/systemd/system/*.wants/" + unit))
+	wants, _ := filepath.Glob(n.root.Path("/etc/systemd/system/*.wants/" + unit))
 	return len(wants) > 0
 }
 
@@ -217,8 +216,8 @@ func netplanRenderer(path string) string {
 // ifcfgRH reads NetworkManager's plugins setting (its main file, then
 // conf.d in order, the last one wins).
 func (n Node) ifcfgRH() bool {
-	files := []string{n.path("/etc/NetworkManager/NetworkManager.conf")}
-	more, _ := filepath.Glob(n.path("/etc/NetworkManager/conf.d/*.conf"))
+	files := []string{n.root.Path("/etc/NetworkManager/NetworkManager.conf")}
+	more, _ := filepath.Glob(n.root.Path("/etc/NetworkManager/conf.d/*.conf"))
 	files = append(files, more...)
 	plugins := ""
 	for _, f := range files {
@@ -247,7 +246,7 @@ func (n Node) ifcfgRH() bool {
 // ifupdown returns the interfaces ifupdown configures (lo and the agent's
 // own aside) and whether the main file sources /etc/network/interfaces.d.
 func (n Node) ifupdown() ([]string, bool) {
-	main := n.path("/etc/network/interfaces")
+	main := n.root.Path("/etc/network/interfaces")
 	var ifaces []string
 	sources := false
 	seen := map[string]bool{}
@@ -279,7 +278,7 @@ func (n Node) ifupdown() ([]string, bool) {
 				if depth == 0 && covers(pattern, "/etc/network/interfaces.d/multinic0") {
 					sources = true
 				}
-				matches, _ := filepath.Glob(n.path(pattern))
+				matches, _ := filepath.Glob(n.root.Path(pattern))
 				for _, m := range matches {
 					read(m, depth+1)
 				}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/multinic-agent/multinic-agent/internal/osrelease"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
 // A layout maps a path under ROOT_DIR to its content; "-> TARGET" makes a
@@ -79,7 +80,7 @@ func inspect(t *testing.T, l layout) Node {
 	t.Helper()
 	root := l.write(t)
 	info, _ := osrelease.Read(filepath.Join(root, osrelease.Path))
-	return Inspect(root, info)
+	return Inspect(rootfs.Root(root), info)
 }
 
 func TestStockImages(t *testing.T) {

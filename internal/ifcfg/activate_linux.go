@@ -7,9 +7,10 @@ import (
 	"context"
 
 	"github.com/multinic-agent/multinic-agent/internal/nmcli"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
 // Activate implements netconf.Backend through nmcli.
-func (Backend) Activate(ctx context.Context, root string, changed []string) error {
+func (Backend) Activate(ctx context.Context, root rootfs.Root, changed []string) error {
 	return nmcli.Activate(ctx, root, changed, Path)
 }

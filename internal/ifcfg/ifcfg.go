@@ -35,13 +35,7 @@ func (Backend) Name() string { return "ifcfg" }
 func (Backend) Dirs() []string { return []string{Dir} }
 
 // Owns implements netconf.Backend.
-func (Backend) Owns(path string) (string, bool) {
-	m := pathRE.FindStringSubmatch(path)
-	if m == nil {
-		return "", false
-	}
-	return m[1], true
-}
+func (Backend) Owns(path string) (string, bool) { return netconf.NameFrom(pathRE, path) }
 
 // Render implements netconf.Backend.
 func (Backend) Render(i netconf.Iface) []netconf.File {

@@ -10,10 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
 // Activate implements netconf.Backend: for each interface, its file is
@@ -24,20 +24,20 @@ import (
 // (ifdown --force with no definition leaves the link alone). Hook scripts
 // run only for the system's own root: a test's or a container's ROOT_DIR
 // has hooks of another system.
-func (Backend) Activate(ctx context.Context, root string, changed []string) error {
+func (Backend) Activate(ctx context.Context, root rootfs.Root, changed []string) error {
 	if _, err := exec.LookPath("ifup"); err != nil {
 		return fmt.Errorf("%w: ifupdown is not installed", netconf.ErrUnavailable)
 	}
 	if !netconf.DaemonRuns(root, StateDir) {
 		return fmt.Errorf("%w: ifupdown has not run on this system (no %s)", netconf.ErrUnavailable, StateDir)
 	}
-	common := []string{"--state-dir", filepath.Join(root, StateDir)}
-	if filepath.Clean(root) != "/" {
+	common := []string{"--state-dir", root.Path(StateDir)}
+	if !root.Host() {
 		common = append(common, "--no-scripts")
 	}
 	var errs []error
 	for _, name := range changed {
-		file := filepath.Join(root, Path(name))
+		file := root.Path(Path(name))
 		_, err := os.Stat(file)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):

@@ -40,13 +40,10 @@ func (Backend) Dirs() []string { return []string{Dir, networkd.Dir} }
 
 // Owns implements netconf.Backend: the interfaces file and the .link file.
 func (Backend) Owns(path string) (string, bool) {
-	if m := pathRE.FindStringSubmatch(path); m != nil {
-		return m[1], true
-	}
-	if name, ok := (networkd.Backend{}).Owns(path); ok && strings.HasSuffix(path, ".link") {
+	if name, ok := netconf.NameFrom(pathRE, path); ok {
 		return name, true
 	}
-	return "", false
+	return networkd.OwnsLink(path)
 }
 
 // macLine carries the MAC: ifupdown finds interfaces by name only, and

@@ -42,13 +42,10 @@ func (Backend) Dirs() []string { return []string{Dir, networkd.Dir} }
 
 // Owns implements netconf.Backend: the keyfile and the .link file.
 func (Backend) Owns(path string) (string, bool) {
-	if m := pathRE.FindStringSubmatch(path); m != nil {
-		return m[1], true
-	}
-	if name, ok := (networkd.Backend{}).Owns(path); ok && strings.HasSuffix(path, ".link") {
+	if name, ok := netconf.NameFrom(pathRE, path); ok {
 		return name, true
 	}
-	return "", false
+	return networkd.OwnsLink(path)
 }
 
 // UUID is the connection UUID of interface name: derived from the name

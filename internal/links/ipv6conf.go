@@ -97,12 +97,18 @@ func (h *Handle) SetRA(index int, ra RA) error {
 	})
 }
 
-// inNamespace runs fn on a thread in the handle's network namespace. A
-// thread that cannot be switched back is never unlocked, so Go discards it.
+// inNamespace runs fn on a thread in the handle's network namespace.
 func (h *Handle) inNamespace(fn func() error) error {
 	if !h.ns.IsOpen() {
 		return fn()
 	}
+	return InNamespace(h.ns, fn)
+}
+
+// InNamespace runs fn on an OS thread switched into ns: sockets fn creates
+// belong to ns for their whole life. A thread that cannot be switched back
+// is never unlocked, so Go discards it.
+func InNamespace(ns netns.NsHandle, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -113,7 +119,7 @@ func (h *Handle) inNamespace(fn func() error) error {
 			return
 		}
 		defer orig.Close()
-		if err := netns.Set(h.ns); err != nil {
+		if err := netns.Set(ns); err != nil {
 			runtime.UnlockOSThread()
 			errc <- err
 			return

@@ -153,41 +153,18 @@ func sortPrefixes(ps []netip.Prefix) {
 	})
 }
 
-// DefaultRouteLinks returns the indexes of links that carry a default route
-// (IPv4 or IPv6, including multipath next hops) in the main table. Default
-// routes in other tables belong to policy routing, often set up for the
-// secondary NICs themselves, and do not make a link the node's uplink.
-func (h *Handle) DefaultRouteLinks() (map[int]bool, error) {
-	out := map[int]bool{}
+// DefaultRoutes returns the links that carry a default route (IPv4 or
+// IPv6, including multipath next hops) in the main table, and the routes'
+// gateways. Default routes in other tables belong to policy routing, often
+// set up for the secondary NICs themselves, and do not make a link the
+// node's uplink.
+func (h *Handle) DefaultRoutes() (map[int]bool, []Gateway, error) {
+	on := map[int]bool{}
+	var gws []Gateway
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		routes, err := retry(func() ([]netlink.Route, error) { return h.nl.RouteList(nil, fam) })
 		if err != nil {
-			return nil, fmt.Errorf("listing routes: %w", err)
-		}
-		for _, r := range routes {
-			if r.Dst != nil {
-				if ones, _ := r.Dst.Mask.Size(); ones != 0 {
-					continue
-				}
-			}
-			if r.LinkIndex > 0 {
-				out[r.LinkIndex] = true
-			}
-			for _, nh := range r.MultiPath {
-				out[nh.LinkIndex] = true
-			}
-		}
-	}
-	return out, nil
-}
-
-// DefaultGateways returns the next hops of the main table's default routes.
-func (h *Handle) DefaultGateways() ([]Gateway, error) {
-	var out []Gateway
-	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		routes, err := retry(func() ([]netlink.Route, error) { return h.nl.RouteList(nil, fam) })
-		if err != nil {
-			return nil, fmt.Errorf("listing routes: %w", err)
+			return nil, nil, fmt.Errorf("listing routes: %w", err)
 		}
 		for _, r := range routes {
 			if r.Dst != nil {
@@ -203,14 +180,17 @@ func (h *Handle) DefaultGateways() ([]Gateway, error) {
 				hops = append(hops, g)
 			}
 			for _, g := range hops {
+				if g.Link > 0 {
+					on[g.Link] = true
+				}
 				g.Addr = g.Addr.Unmap()
-				if g.Addr.IsValid() && !slices.Contains(out, g) {
-					out = append(out, g)
+				if g.Addr.IsValid() && !slices.Contains(gws, g) {
+					gws = append(gws, g)
 				}
 			}
 		}
 	}
-	return out, nil
+	return on, gws, nil
 }
 
 // Gateway is a default route's next hop.

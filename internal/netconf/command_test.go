@@ -72,9 +72,9 @@ func TestEveryToolStartsThroughCommand(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			// Test helpers start namespaces and daemons for the tests, not
-			// for the agent.
-			if d.IsDir() && d.Name() == "testenv" {
+			// The throwaway node starts namespaces and daemons for the
+			// tests, the benchmarks and the demo, never for the agent.
+			if d.IsDir() && (d.Name() == "testenv" || d.Name() == "harness") {
 				return filepath.SkipDir
 			}
 			if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") || p == self {

@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
-	"os"
-	"path/filepath"
+
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
 // MaxInterfaces is the number of names multinic0..multinic9.
@@ -91,7 +91,7 @@ type Backend interface {
 	Parse(path string, content []byte) (Iface, error)
 	// Activate makes the changed interfaces' files take effect (root is
 	// ROOT_DIR). It is called once per cycle, only when files changed.
-	Activate(ctx context.Context, root string, changed []string) error
+	Activate(ctx context.Context, root rootfs.Root, changed []string) error
 }
 
 // LegacyParser is implemented by the backends whose paths the previous
@@ -136,7 +136,7 @@ var ErrUnavailable = errors.New("activation skipped")
 // by its runtime directory (for example /run/NetworkManager). Tools that
 // talk to a daemon are only run when it reads root's files: never against
 // the host's daemon from a test's temporary ROOT_DIR.
-func DaemonRuns(root, runDir string) bool {
-	_, err := os.Stat(filepath.Join(root, runDir))
+func DaemonRuns(root rootfs.Root, runDir string) bool {
+	_, err := root.Stat(runDir)
 	return err == nil
 }

@@ -24,6 +24,16 @@ func HeaderRow(content []byte) (int64, error) {
 	return strconv.ParseInt(string(m[1]), 10, 64)
 }
 
+// NameFrom returns the interface name that re's first group takes from an
+// owned file's path.
+func NameFrom(re *regexp.Regexp, path string) (string, bool) {
+	m := re.FindStringSubmatch(path)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
 // ParseMAC parses a 6-byte Ethernet MAC address in any form net.ParseMAC takes.
 func ParseMAC(s string) (net.HardwareAddr, error) {
 	hw, err := net.ParseMAC(strings.TrimSpace(s))

@@ -6,6 +6,7 @@ package netconf
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -77,6 +78,40 @@ func Output(ctx context.Context, name string, args ...string) (string, error) {
 		return "", toolError(name, args, err, stderr.String())
 	}
 	return out.String(), nil
+}
+
+// RunIsolated runs a tool like Run, in a mount namespace of its own whose
+// mounts are private: what the tool mounts there (to mask the host's
+// programs, say) never reaches the agent's or the host's mount table. The
+// tool's own output, when it fails, is the error. Where no mount namespace
+// can be made (no CAP_SYS_ADMIN, or the unit's RestrictNamespaces=), the
+// error wraps ErrUnavailable: the tool is not run at all.
+func RunIsolated(ctx context.Context, name string, args ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, toolTimeout)
+	defer cancel()
+	cmd := command(ctx, name, args...)
+	// The child unshares before exec, and Go makes every mount in it
+	// private (MS_REC|MS_PRIVATE on /) in the same step.
+	cmd.SysProcAttr.Unshareflags = syscall.CLONE_NEWNS
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) {
+			return fmt.Errorf("%w: no mount namespace of its own for %s (%v)", ErrUnavailable, name, err)
+		}
+		return toolError(name, args, err, "")
+	}
+	if err := cmd.Wait(); err != nil {
+		var ee *exec.ExitError
+		if msg := strings.TrimSpace(out.String()); msg != "" && errors.As(err, &ee) && ctx.Err() == nil {
+			if len(msg) > 2000 {
+				msg = msg[:2000] + "…"
+			}
+			return errors.New(msg)
+		}
+		return toolError(name, args, err, out.String())
+	}
+	return nil
 }
 
 func toolError(name string, args []string, err error, output string) error {

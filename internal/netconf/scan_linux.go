@@ -13,23 +13,45 @@ import (
 	"sort"
 	"syscall"
 	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
 // Scanner reads the files the backends own under Root. A file is read and
 // parsed again only when its inode, size, modification or change time
 // moved, so an idle cycle costs a directory listing and a stat per file.
 type Scanner struct {
-	Root     string
+	Root     rootfs.Root
 	Backends []Backend
 	// Other, when set, picks files in the backends' directories that no
 	// backend owns, and Extra names more such files: they are read (with
 	// the same cache) and returned by Others, unparsed.
-	Other    func(path string) bool
-	Extra    []string
+	Other func(path string) bool
+	Extra []string
+	// Watch, set by a long-running caller (the daemon), has the kernel
+	// report changes under the directories (inotify): a Scan with nothing
+	// reported since the last one returns that one's result without a
+	// single system call (see fileWatch).
+	Watch    bool
 	cache    map[string]cached
 	listings map[string]listing
 	others   []Owned
+
+	watch *fileWatch
+	// last is the last full scan's result, valid for reuse while nothing
+	// was reported since (and every entry of it was settled), until
+	// fullScanEvery has passed.
+	last     []Owned
+	lastOK   bool
+	lastFull time.Time
+	// gen counts the scans that read the directories: the same gen, the
+	// same files.
+	gen uint64
 }
+
+// Generation changes with every Scan that read the directories again; a
+// Scan that reused its last result leaves it.
+func (s *Scanner) Generation() uint64 { return s.gen }
 
 // Others returns the files Other picked in the last Scan.
 func (s *Scanner) Others() []Owned { return s.others }
@@ -65,9 +87,83 @@ func (k fileKey) settled() bool {
 	return time.Since(time.Unix(0, max(k.mtime, k.ctime))) > time.Second
 }
 
+// fullScanEvery bounds how long a Watch scanner trusts its last result:
+// a change the kernel cannot report (a file changed through another mount
+// of its file system, say) is seen within that time.
+const fullScanEvery = 5 * time.Minute
+
 // Scan returns every regular file at a path one of the backends owns,
 // sorted by path.
 func (s *Scanner) Scan() ([]Owned, error) {
+	if !s.Watch {
+		return s.scan()
+	}
+	if s.watch == nil {
+		w, err := newFileWatch()
+		if err != nil {
+			s.Watch = false // stat every file, as without Watch
+			return s.scan()
+		}
+		s.watch = w
+	}
+	if s.lastOK && !s.watch.changed() && time.Since(s.lastFull) < fullScanEvery {
+		return slices.Clone(s.last), nil
+	}
+	// Watched before the scan reads anything: a change during the scan is
+	// reported to the next one.
+	s.watch.reset()
+	for _, d := range s.watchedDirs() {
+		s.watch.add(s.Root.Path(d))
+	}
+	start := time.Now()
+	out, err := s.scan()
+	s.lastOK = err == nil && s.settled() && s.watch.ok()
+	s.last, s.lastFull = slices.Clone(out), start
+	return out, err
+}
+
+// watchedDirs are the directories whose changes a Scan must see: the
+// backends' and those of the Extra files.
+func (s *Scanner) watchedDirs() []string {
+	var dirs []string
+	for _, b := range s.Backends {
+		for _, d := range b.Dirs() {
+			if !slices.Contains(dirs, d) {
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	for _, p := range s.Extra {
+		if d := filepath.Dir(p); !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+// settled reports whether every entry of the last scan can be trusted to
+// change with the next write (see fileKey.settled), and every directory
+// that exists has its listing cached.
+func (s *Scanner) settled() bool {
+	for _, c := range s.cache {
+		if c.key == (fileKey{}) {
+			return false
+		}
+	}
+	for _, b := range s.Backends {
+		for _, d := range b.Dirs() {
+			if _, ok := s.listings[d]; !ok {
+				if _, err := os.Lstat(s.Root.Path(d)); err == nil {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func (s *Scanner) scan() ([]Owned, error) {
+	s.gen++
 	var dirs []string
 	for _, b := range s.Backends {
 		for _, d := range b.Dirs() {
@@ -128,7 +224,7 @@ func (s *Scanner) Scan() ([]Owned, error) {
 
 // list returns the names of the regular files in dir.
 func (s *Scanner) list(dir string) ([]string, error) {
-	full := filepath.Join(s.Root, dir)
+	full := s.Root.Path(dir)
 	st, err := os.Stat(full)
 	if os.IsNotExist(err) {
 		delete(s.listings, dir)
@@ -163,7 +259,7 @@ func (s *Scanner) list(dir string) ([]string, error) {
 }
 
 func (s *Scanner) read(p, name string, b Backend) (cached, error) {
-	full := filepath.Join(s.Root, p)
+	full := s.Root.Path(p)
 	st, err := os.Lstat(full)
 	if err != nil {
 		return cached{}, fmt.Errorf("reading %s: %w", full, err)

@@ -5,30 +5,26 @@ package netplan
 
 import (
 	"context"
-	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
 
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/networkd"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
-// Activate runs `netplan generate` once for the batch, then, when
-// systemd-networkd runs on the system at root, `networkctl reload` (which
-// reconfigures only the links whose files changed), or `netplan apply`
-// where networkd predates reload (systemd 244).
-func (Backend) Activate(ctx context.Context, root string, changed []string) error {
-	if _, err := exec.LookPath("netplan"); err != nil {
-		return fmt.Errorf("%w: netplan is not installed", netconf.ErrUnavailable)
-	}
-	if err := netconf.Run(ctx, "netplan", "generate", "--root-dir", root); err != nil {
+// Activate runs netplan's generator once for the batch (see generate),
+// then, when systemd-networkd runs on the system at root, `networkctl
+// reload` (which reconfigures only the links whose files changed), or
+// `netplan apply` where networkd predates reload (systemd 244).
+func (Backend) Activate(ctx context.Context, root rootfs.Root, changed []string) error {
+	if err := generate(ctx, string(root)); err != nil {
 		return err
 	}
 	if !netconf.DaemonRuns(root, "/run/systemd/netif") {
 		return nil
 	}
-	if v := networkdVersion(ctx); v > 0 && v < 244 && root == "/" {
+	if v := networkdVersion(ctx); v > 0 && v < 244 && root.Host() {
 		return netconf.Run(ctx, "netplan", "apply")
 	}
 	return networkd.Reload(ctx, root)

@@ -4,10 +4,8 @@
 package netplan
 
 import (
-	"bytes"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,9 +58,11 @@ func TestParseRejectsHandEdits(t *testing.T) {
 
 // TestNetplanGenerateAccepts runs the real netplan on the rendered files:
 // it must exit 0 without a warning and produce networkd config carrying
-// the address, the MTU and the MAC match.
+// the address, the MTU and the MAC match. It runs where the host's udevadm
+// and systemctl are masked (see TestGeneratorNeverReachesTheHostsDaemons).
 func TestNetplanGenerateAccepts(t *testing.T) {
 	testenv.RequireTool(t, "netplan")
+	rec := newRecorder(t)
 	root := t.TempDir()
 	for _, iface := range samples {
 		for _, f := range (Backend{}).Render(iface) {
@@ -71,14 +71,12 @@ func TestNetplanGenerateAccepts(t *testing.T) {
 			}
 		}
 	}
-	cmd := exec.Command("netplan", "generate", "--root-dir", root)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("netplan generate: %v: %s", err, stderr.String())
+	out, err := rec.run(nil, "netplan", "generate", "--root-dir", root)
+	if err != nil {
+		t.Fatalf("netplan generate: %v: %s", err, out)
 	}
-	if stderr.Len() != 0 {
-		t.Errorf("netplan generate warned: %s", stderr.String())
+	if out != "" {
+		t.Errorf("netplan generate warned: %s", out)
 	}
 	network, err := os.ReadFile(filepath.Join(root, "run/systemd/network/10-netplan-multinic0.network"))
 	if err != nil {
@@ -100,7 +98,7 @@ func TestNetplanGenerateAccepts(t *testing.T) {
 	// A broken file is rejected by the same check, so the test can fail.
 	bad := filepath.Join(root, Path("multinic3"))
 	os.WriteFile(bad, []byte(strings.Replace(string(Backend{}.Render(samples["ipv4-mtu"])[0].Content), "10.20.0.11/24", "10.20.0.11", 1)), 0o600)
-	if out, err := exec.Command("netplan", "generate", "--root-dir", root).CombinedOutput(); err == nil {
+	if out, err := rec.run(nil, "netplan", "generate", "--root-dir", root); err == nil {
 		t.Errorf("netplan accepted an address without prefix: %s", out)
 	}
 }

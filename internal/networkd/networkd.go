@@ -41,12 +41,15 @@ func (Backend) Name() string { return "networkd" }
 func (Backend) Dirs() []string { return []string{Dir} }
 
 // Owns implements netconf.Backend.
-func (Backend) Owns(path string) (string, bool) {
-	m := pathRE.FindStringSubmatch(path)
-	if m == nil {
+func (Backend) Owns(path string) (string, bool) { return netconf.NameFrom(pathRE, path) }
+
+// OwnsLink reports whether path is the agent's .link file, which the
+// keyfile and ifupdown backends write too, and for which interface.
+func OwnsLink(path string) (string, bool) {
+	if !strings.HasSuffix(path, ".link") {
 		return "", false
 	}
-	return m[1], true
+	return netconf.NameFrom(pathRE, path)
 }
 
 // Render implements netconf.Backend.

@@ -10,12 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 )
 
 // Activate makes NetworkManager read the profile file of each changed
@@ -23,7 +22,7 @@ import (
 // exists is loaded and its connection brought up, a file that is gone is
 // unloaded. `nmcli connection load` succeeds even when NetworkManager
 // rejects a file, so the loaded profiles are checked afterwards.
-func Activate(ctx context.Context, root string, changed []string, path func(name string) string) error {
+func Activate(ctx context.Context, root rootfs.Root, changed []string, path func(name string) string) error {
 	paths := make([]string, len(changed))
 	for k, name := range changed {
 		paths[k] = path(name)
@@ -46,7 +45,7 @@ func Activate(ctx context.Context, root string, changed []string, path func(name
 	var errs []error
 	var up []string
 	for _, p := range paths {
-		_, statErr := os.Stat(filepath.Join(root, p))
+		_, statErr := root.Stat(p)
 		uuid, ok := loaded[p]
 		switch {
 		case statErr == nil && !ok:

@@ -226,6 +226,19 @@ func (p Plan) Pending() bool {
 	return false
 }
 
+// Blocked lists the rows a reconcile cannot apply now: their data or their
+// NIC is refused, or their NIC is not there. A plan with blocked rows is
+// never in sync, even with nothing to change.
+func (p Plan) Blocked() []int64 {
+	var ids []int64
+	for _, it := range p.Ifaces {
+		if it.Err != nil || it.Link == nil {
+			ids = append(ids, it.Row.ID)
+		}
+	}
+	return ids
+}
+
 // copyable MAC holders: links of these kinds take a MAC from another link,
 // so they are never the NIC a row means.
 var derivedKinds = map[string]bool{

@@ -37,6 +37,9 @@ func Echo(ctx context.Context, addr netip.Addr) error {
 		return fmt.Errorf("opening an ICMP socket: %w", err)
 	}
 	defer c.Close()
+	// Cancelled, not only past its deadline: the read in hand ends now.
+	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
+	defer stop()
 	id := os.Getpid() & 0xffff
 	dst := &net.IPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
 	buf := make([]byte, 1500)

@@ -19,6 +19,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/atomicfile"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/netmon"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
 	"github.com/multinic-agent/multinic-agent/internal/txn"
 )
@@ -94,19 +95,26 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 		units = append(units, &unit{row: -1, name: o.Name, Unit: &txn.Unit{Label: "orphan " + o.Name, Actions: o.Actions, Before: o.Link, Log: log}})
 	}
 	if len(units) > 0 || len(r.state.Activate) > 0 {
+		t := time.Now()
+		lap := func(d *time.Duration) { now := time.Now(); *d, t = now.Sub(t), now }
 		gws := r.answeringGateways(ctx, units)
+		lap(&res.Phases.Gateways)
 		leftover := r.unfinishedActivation(files)
 		r.markActivation(units)
-		c := &txn.Cycle{Ops: r.ops(), Units: txnUnits(units), Concurrency: r.Concurrency, InFlight: &r.inFlight, OnChange: r.Invalidate}
+		c := &txn.Cycle{Ops: r.ops(), Units: txnUnits(units), Concurrency: r.Concurrency, InFlight: &r.inFlight, OnChange: r.monitor().Invalidate}
 		c.Apply(stop)
 		for _, u := range units {
 			if u.Err != nil {
 				u.Err = plan.Classed(plan.Apply, u.Err)
 			}
 		}
+		lap(&res.Phases.Apply)
 		r.activate(ctx, c, append(units, leftover...))
+		lap(&res.Phases.Activate)
 		r.verify(ctx, c, p, units)
+		lap(&res.Phases.Verify)
 		r.checkReach(ctx, c, units, gws)
+		lap(&res.Phases.Check)
 		r.state.Activate = nil
 	}
 
@@ -155,7 +163,7 @@ func (r *Reconciler) apply(ctx context.Context, stop <-chan struct{}, p plan.Pla
 // BackupDir before the agent replaces or deletes it. A copy already there
 // is never overwritten: a different content gets a time-stamped name.
 func (r *Reconciler) backUp(path string, old []byte) (string, error) {
-	dst := r.path(filepath.Join(BackupDir, path))
+	dst := r.Root.Path(filepath.Join(BackupDir, path))
 	switch cur, err := os.ReadFile(dst); {
 	case err == nil && bytes.Equal(cur, old):
 		return dst, nil
@@ -194,9 +202,9 @@ func (o nodeOps) AddAddr(index int, p netip.Prefix) error { return o.r.Links.Add
 func (o nodeOps) DelAddr(index int, p netip.Prefix) error { return o.r.Links.DelAddr(index, p) }
 func (o nodeOps) SetUp(index int, up bool) error          { return o.r.Links.SetUp(index, up) }
 func (o nodeOps) WriteFile(path string, data []byte, mode fs.FileMode) error {
-	return atomicfile.Write(o.r.path(path), data, mode)
+	return o.r.Root.WriteFile(path, data, mode)
 }
-func (o nodeOps) RemoveFile(path string) error { return atomicfile.Remove(o.r.path(path)) }
+func (o nodeOps) RemoveFile(path string) error { return o.r.Root.Remove(path) }
 func (o nodeOps) BackUp(path string, old []byte) (string, error) {
 	return o.r.backUp(path, old)
 }
@@ -376,16 +384,23 @@ func (r *Reconciler) reactivate(ctx context.Context, units []*unit) {
 	}
 }
 
+// verifyWait bounds how long verify waits for the planned state: a
+// network daemon that the activation reloaded may still be reapplying it.
+const verifyWait = time.Second
+
+// verifyRecheck is how often verify reads again while no kernel event
+// comes: the files and the router-advertisement settings raise none.
+const verifyRecheck = 100 * time.Millisecond
+
 // verify reads the kernel and the files back and rolls back every unit
-// that did not reach the planned state. A network daemon reloaded by the
-// activation may still be reapplying the same state, so a mismatch is
-// re-read a few times before it counts.
+// that did not reach the planned state. When all did, it ends with that
+// first read. A mismatch is read again at each kernel event about links
+// or addresses (and every verifyRecheck), until every unit matches or
+// verifyWait has passed.
 func (r *Reconciler) verify(ctx context.Context, c *txn.Cycle, p plan.Plan, units []*unit) {
-	const attempts, pause = 5, 200 * time.Millisecond
-	failing := map[*unit]error{}
-	for attempt := 1; ; attempt++ {
-		clear(failing)
-		ls, err := r.Links.List()
+	check := func() map[*unit]error {
+		failing := map[*unit]error{}
+		snap, err := r.monitor().Fresh()
 		for _, u := range units {
 			if u.Err != nil || u.Skipped || u.row == -2 {
 				continue
@@ -394,19 +409,39 @@ func (r *Reconciler) verify(ctx context.Context, c *txn.Cycle, p plan.Plan, unit
 			case err != nil:
 				failing[u] = fmt.Errorf("cannot read links back: %w", err)
 			case u.row >= 0:
-				if verr := r.verifyIface(&p.Ifaces[u.row], u, ls); verr != nil {
+				if verr := r.verifyIface(&p.Ifaces[u.row], u, snap); verr != nil {
 					failing[u] = verr
 				}
 			default:
-				if verr := r.verifyOrphan(u, ls); verr != nil {
+				if verr := r.verifyOrphan(u, snap.Links); verr != nil {
 					failing[u] = verr
 				}
 			}
 		}
-		if len(failing) == 0 || attempt == attempts {
-			break
+		return failing
+	}
+	failing := check()
+	if len(failing) > 0 {
+		wctx, cancel := context.WithTimeout(ctx, verifyWait)
+		// Subscribed first, then read again: a change between the first
+		// read and the subscription is not missed.
+		changes, err := r.Links.Watch(wctx)
+		if err != nil {
+			changes = nil // the recheck alone, then
 		}
-		time.Sleep(pause)
+		tick := time.NewTicker(verifyRecheck)
+		for failing = check(); len(failing) > 0 && wctx.Err() == nil; failing = check() {
+			select {
+			case <-wctx.Done():
+			case _, ok := <-changes:
+				if !ok {
+					changes = nil
+				}
+			case <-tick.C:
+			}
+		}
+		tick.Stop()
+		cancel()
 	}
 	var rolled []*unit
 	var undo []*txn.Unit
@@ -435,8 +470,8 @@ func linkAt(ls []links.Link, index int) *links.Link {
 	return nil
 }
 
-func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, ls []links.Link) error {
-	l := linkAt(ls, it.Link.Index)
+func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, snap *netmon.Snapshot) error {
+	l := linkAt(snap.Links, it.Link.Index)
 	if l == nil {
 		return fmt.Errorf("link with MAC %s disappeared", it.Want.MAC)
 	}
@@ -462,7 +497,7 @@ func (r *Reconciler) verifyIface(it *plan.Iface, u *unit, ls []links.Link) error
 		errs = append(errs, errors.New("link is down"))
 	}
 	if it.Link.RA.Known && !u.RAReadOnly {
-		if ra, err := r.Links.RA(l.Index); err != nil {
+		if ra, err := snap.RA(l.Index); err != nil {
 			errs = append(errs, err)
 		} else if !ra.Off() {
 			errs = append(errs, fmt.Errorf("the link still learns from router advertisements (%s)", ra))
@@ -493,14 +528,14 @@ func (r *Reconciler) verifyFiles(u *unit) error {
 	for _, a := range u.Done {
 		switch a.Kind {
 		case plan.WriteFile, plan.Adopt:
-			data, err := os.ReadFile(r.path(a.Path))
+			data, err := r.Root.ReadFile(a.Path)
 			if err != nil {
 				errs = append(errs, err)
 			} else if !bytes.Equal(data, a.New) {
 				errs = append(errs, fmt.Errorf("%s does not hold what was written", a.Path))
 			}
 		case plan.DeleteFile:
-			if _, err := os.Stat(r.path(a.Path)); err == nil {
+			if r.Root.Exists(a.Path) {
 				errs = append(errs, fmt.Errorf("%s still exists", a.Path))
 			}
 		}
@@ -508,39 +543,85 @@ func (r *Reconciler) verifyFiles(u *unit) error {
 	return errors.Join(errs...)
 }
 
+// gatewayWait is how long a default gateway has to answer an echo
+// request before a cycle's link changes.
+const gatewayWait = time.Second
+
+// silentFor is how long a gateway that did not answer within gatewayWait
+// is waited for only silentGrace: a gateway that never answers echo
+// requests must not hold every change for a second, and one that does
+// answer again replies well within the grace (on the local network, in a
+// millisecond or two). After silentFor it is given gatewayWait once more.
+const (
+	silentFor   = 5 * time.Minute
+	silentGrace = 100 * time.Millisecond
+)
+
 // answeringGateways returns the default gateways that answer before a
-// cycle that changes links (none when it changes only files).
+// cycle that changes links (none when it changes only files). Every
+// gateway is probed at once, and the wait ends as soon as every answer is
+// in, or when those still missing have had their time (gatewayWait, or
+// silentGrace for a gateway that recently did not answer).
 func (r *Reconciler) answeringGateways(ctx context.Context, units []*unit) []netip.Addr {
 	if r.Probe == nil || !slices.ContainsFunc(units, func(u *unit) bool { return slices.ContainsFunc(u.Actions, plan.Action.Touches) }) {
 		return nil
 	}
-	gws, err := r.Links.DefaultGateways()
+	snap, err := r.monitor().Snapshot()
 	if err != nil {
 		r.Log.Warn("cannot list default gateways; they are not checked after this cycle", "error", err)
 		return nil
 	}
+	var all []netip.Addr
+	for _, gw := range snap.Gateways {
+		if !slices.Contains(all, gw.Addr) {
+			all = append(all, gw.Addr)
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	now := time.Now()
+	if r.silent == nil {
+		r.silent = map[netip.Addr]time.Time{}
+	}
+	type answer struct {
+		gw  netip.Addr
+		err error
+	}
+	results := make(chan answer, len(all))
+	for _, gw := range all {
+		wait := gatewayWait
+		if at, ok := r.silent[gw]; ok && now.Sub(at) < silentFor {
+			wait = silentGrace
+		}
+		go func() {
+			pctx, cancel := context.WithTimeout(ctx, wait)
+			defer cancel()
+			results <- answer{gw, r.Probe(pctx, gw)}
+		}()
+	}
 	var answering []netip.Addr
-	for _, gw := range gws {
-		if slices.Contains(answering, gw.Addr) {
-			continue
+	for range all {
+		a := <-results
+		switch at, known := r.silent[a.gw]; {
+		case a.err == nil:
+			r.Log.Debug("default gateway answers; it is checked again after this cycle's link changes", "gateway", a.gw)
+			answering = append(answering, a.gw)
+			delete(r.silent, a.gw)
+		case !known || now.Sub(at) >= silentFor:
+			r.silent[a.gw] = now
+			r.Log.Info("a default gateway does not answer echo requests: it is not checked after this change, and waited for only briefly before the next ones for a while",
+				"gateway", a.gw, "error", a.err, "for", silentFor.String())
 		}
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		if err := r.Probe(pctx, gw.Addr); err != nil {
-			// Without CAP_NET_RAW the probe cannot even open its socket:
-			// say so, as the gateway then goes unchecked.
-			r.Log.Info("default gateway does not answer before this cycle's link changes; it is not checked after them", "gateway", gw.Addr.String(), "error", err)
-		} else {
-			r.Log.Debug("default gateway answers; it is checked again after this cycle's link changes", "gateway", gw.Addr.String())
-			answering = append(answering, gw.Addr)
-		}
-		cancel()
 	}
 	return answering
 }
 
 // checkReach makes sure a cycle that changed links did not cut the node
 // off: the database must still answer, and so must every default gateway
-// that answered before. If not, every change of the cycle is undone.
+// that answered before. All are asked at once and the check ends when
+// every answer is in, or at the first that is missing. If one is, every
+// change of the cycle is undone.
 func (r *Reconciler) checkReach(ctx context.Context, c *txn.Cycle, units []*unit, gateways []netip.Addr) {
 	var changed []*unit
 	for _, u := range units {
@@ -551,19 +632,32 @@ func (r *Reconciler) checkReach(ctx context.Context, c *txn.Cycle, units []*unit
 	if len(changed) == 0 {
 		return
 	}
-	err := r.Store.Ping(ctx)
-	if err != nil {
-		err = fmt.Errorf("the database stopped answering: %w", err)
-	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan error, 1+len(gateways))
+	go func() {
+		if err := r.Store.Ping(cctx); err != nil {
+			results <- fmt.Errorf("the database stopped answering: %w", err)
+			return
+		}
+		results <- nil
+	}()
 	for _, gw := range gateways {
-		if err != nil {
+		go func() {
+			pctx, cancel := context.WithTimeout(cctx, 2*time.Second)
+			defer cancel()
+			if err := r.Probe(pctx, gw); err != nil {
+				results <- fmt.Errorf("the default gateway %s stopped answering: %w", gw, err)
+				return
+			}
+			results <- nil
+		}()
+	}
+	var err error
+	for range 1 + len(gateways) {
+		if err = <-results; err != nil {
 			break
 		}
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if perr := r.Probe(pctx, gw); perr != nil {
-			err = fmt.Errorf("the default gateway %s stopped answering: %w", gw, perr)
-		}
-		cancel()
 	}
 	if err == nil {
 		return

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/multinic-agent/multinic-agent/internal/netmon"
 )
 
 // BenchmarkIdleCycle is one reconcile of a node with ten converged
@@ -25,7 +27,17 @@ func benchIdle(b *testing.B, trusted bool) {
 	e := newEnv(b)
 	r := e.reconciler()
 	if trusted {
-		r.TrustKernelEvents()
+		r.Kernel = netmon.New(r.Links)
+		ctx, cancel := context.WithCancel(context.Background())
+		b.Cleanup(cancel)
+		changes, err := r.Kernel.Watch(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			for range changes {
+			}
+		}()
 	}
 	for i := range 10 {
 		mac := fmt.Sprintf("fa:16:3e:00:00:%02x", i+1)

@@ -12,10 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,7 +25,9 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/claims"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
+	"github.com/multinic-agent/multinic-agent/internal/netmon"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 	"github.com/multinic-agent/multinic-agent/internal/store"
 )
 
@@ -40,13 +42,16 @@ const BackupDir = "/var/lib/multinic-agent/previous-agent"
 
 // Reconciler holds what a cycle needs. Cycles never overlap.
 type Reconciler struct {
-	Store   *store.Store
+	Store *store.Store
+	// Links changes the kernel; Kernel is the view of it that every read
+	// goes through (nil: a monitor of Links that keeps no snapshot).
 	Links   *links.Handle
+	Kernel  *netmon.Monitor
 	Backend netconf.Backend
 	// Others are the backends not in use whose files are still read, so
 	// that a node moved from one backend to another keeps no stale file.
 	Others []netconf.Backend
-	Root   string
+	Root   rootfs.Root
 	// ProtectedNames are links never touched (PROTECTED_INTERFACES).
 	ProtectedNames []string
 	// DBHost is the database host when reached over TCP ("" for a socket):
@@ -82,8 +87,45 @@ type Reconciler struct {
 	claims   map[string]parsedClaims
 	render   *renderCache
 	view     *kernelView
-	trusted  atomic.Bool
-	dirty    atomic.Bool
+	// silent are the default gateways that did not answer an echo request
+	// before a change, and when (see answeringGateways).
+	silent map[netip.Addr]time.Time
+	// quiet is the last plan that changed nothing and what it was built
+	// from: an idle cycle with the same input reuses it.
+	quiet *quietPlan
+}
+
+// quietPlan is a plan with nothing to do, and its input: the rows, the
+// kernel view, the scan of the files and the orphans of the last read.
+type quietPlan struct {
+	plan   plan.Plan
+	rows   []plan.Row
+	view   *kernelView
+	files  uint64
+	absent map[string]bool
+}
+
+// watching reports whether the kernel monitor is subscribed to changes
+// (the daemon): its snapshots, and so the file scanner's reuse of its
+// last result and the reuse of a quiet plan, are then trusted.
+func (r *Reconciler) watching() bool { return r.Kernel != nil && r.Kernel.Watching() }
+
+// planFor builds the plan of in, or returns the last one when it changed
+// nothing and was built from the same input (the daemon's idle cycle:
+// the same rows, no kernel event, no file change reported). Planning is a
+// pure function of its input, so the plan would be the same.
+func (r *Reconciler) planFor(in plan.Input) plan.Plan {
+	q := r.quiet
+	if q != nil && r.watching() && q.view == r.view && q.files == r.scanner.Generation() &&
+		slices.Equal(q.rows, in.Rows) && maps.Equal(q.absent, in.PrevAbsent) {
+		return q.plan
+	}
+	p := plan.Build(in)
+	r.quiet = nil
+	if len(p.Orphans) == 0 && len(p.Absent) == 0 && !slices.ContainsFunc(p.Ifaces, func(it plan.Iface) bool { return len(it.Actions) > 0 }) {
+		r.quiet = &quietPlan{plan: p, rows: slices.Clone(in.Rows), view: r.view, files: r.scanner.Generation(), absent: maps.Clone(in.PrevAbsent)}
+	}
+	return p
 }
 
 // Backoff is the per-row retry schedule: after n consecutive failures a
@@ -132,6 +174,17 @@ func (r *Reconciler) noteFailure(row store.Row, u *unit, now time.Time) {
 	rt.next = now.Add(r.Backoff.Delay(rt.failures))
 }
 
+// RetryNow makes the next cycle apply every row, as once does, even one
+// whose backoff would defer it: whoever asks for a cycle has usually just
+// fixed what made it fail. Its count of failures is kept.
+func (r *Reconciler) RetryNow() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rt := range r.retries {
+		rt.next = time.Time{}
+	}
+}
+
 // Problem says what keeps the agent from working as it should although
 // its cycles run (its state file cannot be read or written); nil if none.
 func (r *Reconciler) Problem() error {
@@ -155,6 +208,16 @@ type Result struct {
 	// Changed is set when a file or a link was changed (and kept).
 	Changed  bool
 	Duration time.Duration
+	// Phases is where the cycle's time went.
+	Phases Phases
+}
+
+// Phases are the durations of a cycle's steps: reading the rows and the
+// node, asking the default gateways before a link change, applying,
+// running the backend's tools, reading the result back, checking that the
+// database and the gateways still answer, and writing netplan_success.
+type Phases struct {
+	Read, Gateways, Apply, Activate, Verify, Check, Report time.Duration
 }
 
 // RowResult is one row after the cycle.
@@ -256,103 +319,80 @@ func (c *renderCache) Render(i netconf.Iface) []netconf.File {
 	return f
 }
 
-// kernelView is the links and protected links one dump saw.
+// kernelView is what the plan needs of one kernel snapshot: the links
+// (with the router advertisement settings of those rows name), the links
+// never changed, and the addresses no subnet may take in.
 type kernelView struct {
+	snap      *netmon.Snapshot
 	links     []links.Link
 	protected map[int]string
-	// defaults are the links carrying a default route in the main table.
-	defaults map[int]bool
-	// reserved are the addresses no row's subnet may take in.
-	reserved []plan.Reserved
-	// raRead marks the links whose router advertisement settings were
-	// read into links (those that rows name).
-	raRead map[int]bool
-	at     time.Time
+	reserved  []plan.Reserved
 }
 
-// maxViewAge bounds how long a cached kernel view is trusted even when no
-// event said it changed.
-const maxViewAge = 5 * time.Minute
+// monitor returns the kernel monitor, one of the handle's own when the
+// caller gave none (once, plan: each snapshot then reads the kernel).
+func (r *Reconciler) monitor() *netmon.Monitor {
+	if r.Kernel == nil {
+		r.Kernel = netmon.New(r.Links)
+	}
+	return r.Kernel
+}
 
-// TrustKernelEvents tells the reconciler that every later link, address
-// and route change will be reported through Invalidate, so it may keep
-// its last view of the kernel between cycles instead of dumping it again.
-func (r *Reconciler) TrustKernelEvents() { r.trusted.Store(true) }
-
-// Invalidate reports a kernel change (or possibly missed changes): the
-// next cycle reads the kernel again.
-func (r *Reconciler) Invalidate() { r.dirty.Store(true) }
-
-// kernel returns the kernel's view, the cached one when nothing changed
-// since it was taken.
-func (r *Reconciler) kernel(ctx context.Context) (*kernelView, error) {
-	dirty := r.dirty.Swap(false)
-	if v := r.view; v != nil && r.trusted.Load() && !dirty && time.Since(v.at) < maxViewAge {
-		return v, nil
-	}
-	r.view = nil
-	ls, err := r.Links.List()
+// kernel returns the view of the monitor's snapshot, computed again only
+// when the snapshot is a new one.
+func (r *Reconciler) kernel(ctx context.Context, rows []store.Row) (*kernelView, error) {
+	snap, err := r.monitor().Snapshot()
 	if err != nil {
 		return nil, err
 	}
-	prot, err := r.protected(ctx, ls)
-	if err != nil {
-		return nil, err
-	}
-	def, err := r.Links.DefaultRouteLinks()
-	if err != nil {
-		return nil, err
-	}
-	gws, err := r.Links.DefaultGateways()
-	if err != nil {
-		return nil, err
-	}
-	var reserved []plan.Reserved
-	for _, ip := range r.databaseAddrs(ctx) {
-		reserved = append(reserved, plan.Reserved{Prefix: netip.PrefixFrom(ip, ip.BitLen()), What: "the database address " + ip.String()})
-	}
-	for _, gw := range gws {
-		if !gw.Addr.IsLinkLocalUnicast() {
-			reserved = append(reserved, plan.Reserved{Prefix: netip.PrefixFrom(gw.Addr, gw.Addr.BitLen()), What: "the default gateway " + gw.Addr.String(), Via: gw.Link})
+	if r.view == nil || r.view.snap != snap {
+		ls := slices.Clone(snap.Links)
+		var reserved []plan.Reserved
+		for _, ip := range r.databaseAddrs(ctx) {
+			reserved = append(reserved, plan.Reserved{Prefix: netip.PrefixFrom(ip, ip.BitLen()), What: "the database address " + ip.String()})
 		}
+		for _, gw := range snap.Gateways {
+			if !gw.Addr.IsLinkLocalUnicast() {
+				reserved = append(reserved, plan.Reserved{Prefix: netip.PrefixFrom(gw.Addr, gw.Addr.BitLen()), What: "the default gateway " + gw.Addr.String(), Via: gw.Link})
+			}
+		}
+		r.view = &kernelView{snap: snap, links: ls, protected: r.protected(ctx, snap), reserved: reserved}
 	}
-	r.view = &kernelView{links: ls, protected: prot, defaults: def, reserved: reserved, raRead: map[int]bool{}, at: time.Now()}
+	r.readRA(r.view, rows)
 	return r.view, nil
 }
 
-// readRA reads what the links that rows name learn from the network, once
-// per kernel view: changing it raises no kernel event, so a change by hand
-// is seen with the next dump (an event, or the view's maximum age).
-func (r *Reconciler) readRA(ls []links.Link, rows []store.Row) {
+// readRA reads what the links that rows name learn from the network.
+func (r *Reconciler) readRA(v *kernelView, rows []store.Row) {
 	macs := map[string]bool{}
 	for _, row := range rows {
 		if mac, err := netconf.NormalMAC(row.MAC); err == nil {
 			macs[mac] = true
 		}
 	}
-	for k := range ls {
-		l := &ls[k]
-		if !macs[l.MAC] || r.view.raRead[l.Index] {
+	for k := range v.links {
+		l := &v.links[k]
+		if !macs[l.MAC] || l.RA.Known {
 			continue
 		}
-		ra, err := r.Links.RA(l.Index)
+		ra, err := v.snap.RA(l.Index)
 		if err != nil {
 			r.Log.Warn("cannot read whether a NIC learns from router advertisements", "name", l.Name, "error", err)
 			continue
 		}
 		l.RA = ra
-		r.view.raRead[l.Index] = true
 	}
 }
 
 func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input, error) {
-	view, err := r.kernel(ctx)
+	view, err := r.kernel(ctx, rows)
 	if err != nil {
 		return plan.Input{}, err
 	}
-	r.readRA(view.links, rows)
 	if r.scanner == nil {
-		r.scanner = &netconf.Scanner{Root: r.Root, Backends: append([]netconf.Backend{r.Backend}, r.Others...), Other: claims.Relevant, Extra: claims.Files}
+		// The daemon's scanner hears of file changes from the kernel, as its
+		// view of the links does: an idle cycle then stats no file.
+		r.scanner = &netconf.Scanner{Root: r.Root, Backends: append([]netconf.Backend{r.Backend}, r.Others...), Other: claims.Relevant, Extra: claims.Files, Watch: r.watching()}
 		r.render = &renderCache{Backend: r.Backend}
 		if r.ClaimsRead == nil {
 			r.ClaimsRead = claims.Read(r.Backend.Name(), "")
@@ -363,12 +403,12 @@ func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input,
 		return plan.Input{}, err
 	}
 	if r.state == nil {
-		r.state = loadState(filepath.Join(r.Root, StatePath))
+		r.state = loadState(r.Root.Path(StatePath))
 		if r.state.problem != nil {
 			r.Log.Error("agent state unusable; going on with it in memory", "error", r.state.problem)
 		}
 	}
-	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.defaults, Render: r.render.Render, Same: r.same,
+	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.snap.DefaultRoute, Render: r.render.Render, Same: r.same,
 		Claims: r.otherClaims(), ClaimsRead: r.ClaimsRead, Reserved: view.reserved, PrevAbsent: r.state.confirmedAbsent(time.Now(), r.MinAbsence)}, nil
 }
 
@@ -397,9 +437,9 @@ func (r *Reconciler) otherClaims() []claims.Claim {
 }
 
 // protected returns the links that must never be changed, with the reason.
-func (r *Reconciler) protected(ctx context.Context, ls []links.Link) (map[int]string, error) {
+func (r *Reconciler) protected(ctx context.Context, snap *netmon.Snapshot) map[int]string {
 	out := map[int]string{}
-	for _, l := range ls {
+	for _, l := range snap.Links {
 		if l.Loopback || l.Name == "lo" {
 			out[l.Index] = "is the loopback"
 		}
@@ -408,13 +448,13 @@ func (r *Reconciler) protected(ctx context.Context, ls []links.Link) (map[int]st
 		}
 	}
 	for _, ip := range r.databaseAddrs(ctx) {
-		if idx, err := r.Links.RouteLink(ip); err == nil {
+		if idx, err := snap.RouteLink(ip); err == nil {
 			if _, ok := out[idx]; !ok {
 				out[idx] = "carries the route to the database (" + ip.String() + ")"
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 func (r *Reconciler) databaseAddrs(ctx context.Context) []netip.Addr {
@@ -456,7 +496,7 @@ func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 		// daemon must not take its files from under it.
 		for _, b := range append([]netconf.Backend{r.Backend}, r.Others...) {
 			for _, d := range b.Dirs() {
-				atomicfile.CleanTemp(filepath.Join(r.Root, d))
+				atomicfile.CleanTemp(r.Root.Path(d))
 			}
 		}
 		r.cleaned = true
@@ -465,11 +505,15 @@ func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	p := plan.Build(in)
+	p := r.planFor(in)
+	read := time.Since(start)
 	finish := context.WithoutCancel(ctx)
 	res := r.apply(finish, ctx.Done(), p, in.Files)
 	res.Plan = p
+	res.Phases.Read = read
+	reported := time.Now()
 	reportErr := r.report(finish, &res)
+	res.Phases.Report = time.Since(reported)
 	r.state.setAbsent(p.Absent, start)
 	before := r.state.problem
 	if err := r.state.save(); err != nil && (before == nil || before.Error() != r.state.problem.Error()) {
@@ -507,4 +551,3 @@ func (r *Reconciler) ifaceLog(it *plan.Iface) *slog.Logger {
 }
 
 // Path returns a node path under ROOT_DIR.
-func (r *Reconciler) path(p string) string { return filepath.Join(r.Root, p) }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/networkd"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
+	"github.com/multinic-agent/multinic-agent/internal/rootfs"
 	"github.com/multinic-agent/multinic-agent/internal/store"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
@@ -60,7 +62,7 @@ func (e *env) reconciler() *reconcile.Reconciler {
 		Store:       st,
 		Links:       e.ns.Handle(e.t),
 		Backend:     netplan.Backend{},
-		Root:        e.root,
+		Root:        rootfs.Root(e.root),
 		Activate:    true,
 		Concurrency: 3,
 		Log:         slog.New(slog.NewJSONHandler(io.Discard, nil)),
@@ -614,21 +616,22 @@ func TestSharedFileIsActivatedByOneBackend(t *testing.T) {
 	}
 }
 
-// TestRenameLogNamesTheLinkAsItWas: a NIC renamed after the agent last
-// looked at it (udev renaming a hot-plugged eth1 to enp1s0 while the agent
-// plans) is logged under the name it had when the agent renamed it.
+// TestRenameLogNamesTheLinkAsItWas: a NIC renamed after the agent planned
+// (udev renaming a hot-plugged eth1 to enp1s0 while the agent plans) is
+// logged under the name it had when the agent renamed it. The rename runs
+// in the gateway probe, which comes between the plan and the apply.
 func TestRenameLogNamesTheLinkAsItWas(t *testing.T) {
-	e := newEnv(t)
-	e.ns.AddNIC(t, "eth1", "fa:16:3e:00:00:01")
+	e, _ := gatewayNode(t, "192.0.2.1")
 	var log bytes.Buffer
 	r := e.reconciler()
 	r.Log = slog.New(slog.NewJSONHandler(&log, nil))
-	r.TrustKernelEvents()
-	e.converge(r) // no row yet: the cycle keeps its view of the links
-
-	e.db.AddRow(t, node, "fa:16:3e:00:00:01", "s4", "10.20.0.11", 1500)
-	e.ns.IP(t, "link", "set", "eth1", "name", "enp1s0")
+	var once sync.Once
+	r.Probe = func(context.Context, netip.Addr) error {
+		once.Do(func() { e.ns.IP(t, "link", "set", "eth1", "name", "enp1s0") })
+		return nil
+	}
 	e.converge(r)
+	e.wantLink("multinic0", 9000, "10.20.0.11/24")
 	e.wantLink("multinic0", 1500, "10.20.0.11/24")
 	var renames []string
 	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {

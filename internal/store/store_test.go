@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -216,3 +217,107 @@ func TestDriverMessagesGoToTheLog(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestReachableTellsADownServerFromARefusingOne: the probe the daemon runs
+// while the database cannot be reached says yes for a server that greets,
+// no for no listener, a listener that hangs up, and a server that refuses
+// new clients with an error packet; failures of a read are "unreachable"
+// only when no connection could be made.
+func TestReachableTellsADownServerFromARefusingOne(t *testing.T) {
+	db := testenv.NewDB(t)
+	ctx := context.Background()
+	if err := open(t, db, "node1").Reachable(ctx); err != nil {
+		t.Errorf("the test server: %v", err)
+	}
+
+	dir := t.TempDir()
+	gone := filepath.Join(dir, "gone.sock")
+	s, _ := store.Open(store.Options{Socket: gone, User: "root", Name: db.Name, MaxOpen: 1, Timeout: 2 * time.Second}, []string{"node1"})
+	defer s.Close()
+	if err := s.Reachable(ctx); err == nil {
+		t.Error("no socket: reachable")
+	}
+	if _, err := s.Rows(ctx); !store.Unreachable(err) {
+		t.Errorf("no socket: %v is not unreachable", err)
+	}
+
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	tcp, _ := store.Open(store.Options{Host: "127.0.0.1", Port: port, User: "root", Name: db.Name, MaxOpen: 1, Timeout: 2 * time.Second}, []string{"node1"})
+	defer tcp.Close()
+	if _, err := tcp.Rows(ctx); !store.Unreachable(err) {
+		t.Errorf("a closed TCP port: %v is not unreachable", err)
+	}
+
+	serve := func(name string, reply []byte) *store.Store {
+		p := filepath.Join(dir, name)
+		l, err := net.Listen("unix", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Write(reply)
+				c.Close()
+			}
+		}()
+		s, _ := store.Open(store.Options{Socket: p, User: "root", Name: db.Name, MaxOpen: 1, Timeout: 2 * time.Second}, []string{"node1"})
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	msg := "#08004Too many connections"
+	full := append([]byte{byte(3 + len(msg)), 0, 0, 0, 0xff, 0x10, 0x04}, msg...)
+	if err := serve("full.sock", full).Reachable(ctx); err == nil || !strings.Contains(err.Error(), "Error 1040: Too many connections") {
+		t.Errorf("a server refusing new clients: %v", err)
+	}
+	if err := serve("hangup.sock", nil).Reachable(ctx); err == nil || !strings.Contains(err.Error(), "no greeting") {
+		t.Errorf("a listener that hangs up: %v", err)
+	}
+	refusing := serve("refusing.sock", full)
+	if _, err := refusing.Rows(ctx); err == nil || store.Unreachable(err) {
+		t.Errorf("a server that answered with an error: %v counts as unreachable", err)
+	}
+}
+
+// TestAConnectionTheServerClosedIsReplaced: the pooled connection is
+// killed by the server between two reads (a restart, wait_timeout); the
+// next read notices before writing (the connection's own liveness check)
+// and goes on a new connection instead of failing.
+func TestAConnectionTheServerClosedIsReplaced(t *testing.T) {
+	db := testenv.NewDB(t)
+	db.AddRow(t, "node1", "fa:16:3e:00:00:01", "s4", nil, nil)
+	s := open(t, db, "node1")
+	ctx := context.Background()
+	if _, err := s.Rows(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", db.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if len(ids) == 0 {
+		t.Fatal("no pooled connection to kill")
+	}
+	for _, id := range ids {
+		db.Exec(t, fmt.Sprintf("KILL CONNECTION %d", id))
+	}
+	time.Sleep(time.Second) // the connection has been idle: it is checked
+	for k := range 3 {
+		if got, err := s.Rows(ctx); err != nil || len(got) != 1 {
+			t.Fatalf("read %d after the server closed the connection: %v %v", k+1, got, err)
+		}
+	}
+}

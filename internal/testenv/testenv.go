@@ -11,15 +11,16 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/multinic-agent/multinic-agent/internal/harness"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/schema"
 )
@@ -166,10 +167,10 @@ func (d *DB) Updates(t testing.TB) int {
 	return n
 }
 
-// Netns is a throwaway network namespace.
+// Netns is a throwaway network namespace (harness.Netns) whose methods
+// fail the test instead of returning errors.
 type Netns struct {
-	Name string
-	Path string
+	*harness.Netns
 }
 
 // NewNetns creates a namespace with lo up, deleted when the test ends.
@@ -177,38 +178,37 @@ func NewNetns(t testing.TB) *Netns {
 	t.Helper()
 	RequireRoot(t)
 	RequireTool(t, "ip")
-	n := &Netns{Name: unique("mnt")}
-	n.Path = "/run/netns/" + n.Name
-	if out, err := exec.Command("ip", "netns", "add", n.Name).CombinedOutput(); err != nil {
-		Skip(t, fmt.Sprintf("cannot create a network namespace: %v: %s", err, out))
+	h, err := harness.NewNetns(unique("mnt"))
+	if err != nil {
+		Skip(t, err.Error())
 	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", n.Name).Run() })
-	n.IP(t, "link", "set", "lo", "up")
-	return n
+	t.Cleanup(func() { h.Delete() })
+	return &Netns{h}
 }
 
 // IP runs `ip -n NS args...` and fails the test on error.
 func (n *Netns) IP(t testing.TB, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("ip", append([]string{"-n", n.Name}, args...)...).CombinedOutput()
+	out, err := n.Netns.IP(args...)
 	if err != nil {
-		t.Fatalf("ip -n %s %s: %v: %s", n.Name, strings.Join(args, " "), err, out)
+		t.Fatal(err)
 	}
-	return string(out)
+	return out
 }
 
 // AddNIC creates a veth named name with the given MAC; its peer p<name>
 // stays in the namespace, up, so the NIC gets carrier once it is up.
 func (n *Netns) AddNIC(t testing.TB, name, mac string) {
 	t.Helper()
-	n.IP(t, "link", "add", name, "address", mac, "type", "veth", "peer", "name", "p"+name)
-	n.IP(t, "link", "set", "p"+name, "up")
+	if err := n.Netns.AddNIC(name, mac); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Handle opens a netlink handle inside the namespace.
 func (n *Netns) Handle(t testing.TB) *links.Handle {
 	t.Helper()
-	h, err := links.OpenNamespace(n.Path)
+	h, err := n.Netns.Handle()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,12 +229,7 @@ func (n *Netns) Link(t testing.TB, name string) links.Link {
 // Find returns the namespace's link called name, if any.
 func (n *Netns) Find(t testing.TB, name string) (links.Link, bool) {
 	t.Helper()
-	h, err := links.OpenNamespace(n.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	ls, err := h.List()
+	ls, err := n.Links()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,20 +241,27 @@ func (n *Netns) Find(t testing.TB, name string) (links.Link, bool) {
 	return links.Link{}, false
 }
 
-// Exec runs a command inside the namespace (ip netns exec) with env added.
+// Exec runs a command inside the namespace (ip netns exec) with only PATH
+// and env in its environment.
 func (n *Netns) Exec(ctx context.Context, env []string, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	return cmd
+	return n.Command(ctx, env, name, args...)
 }
 
 // Connect joins n and other with a veth pair: name in n with address
 // addr, peer in other with peerAddr (both CIDR), both up.
 func (n *Netns) Connect(t testing.TB, name, addr string, other *Netns, peer, peerAddr string) {
 	t.Helper()
-	n.IP(t, "link", "add", name, "type", "veth", "peer", "name", peer, "netns", other.Name)
-	n.IP(t, "addr", "add", addr, "dev", name)
-	n.IP(t, "link", "set", name, "up")
-	other.IP(t, "addr", "add", peerAddr, "dev", peer)
-	other.IP(t, "link", "set", peer, "up")
+	if err := n.Netns.Connect(name, addr, other.Netns, peer, peerAddr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Listen opens a listener inside the namespace.
+func (n *Netns) Listen(t testing.TB, network, addr string) net.Listener {
+	t.Helper()
+	ln, err := n.Netns.Listen(network, addr)
+	if err != nil {
+		t.Fatalf("listening on %s in %s: %v", addr, n.Name, err)
+	}
+	return ln
 }
