@@ -632,7 +632,6 @@ func TestRenameLogNamesTheLinkAsItWas(t *testing.T) {
 	}
 	e.converge(r)
 	e.wantLink("multinic0", 9000, "10.20.0.11/24")
-	e.wantLink("multinic0", 1500, "10.20.0.11/24")
 	var renames []string
 	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
 		var m struct{ Msg, Action string }

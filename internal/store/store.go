@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -336,7 +337,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, min(s.timeout, 3*time.Second))
 	defer cancel()
 	defer s.took("ping", time.Now())
-	return s.explain(s.db.PingContext(ctx))
+	err := s.db.PingContext(ctx)
+	if errors.Is(err, driver.ErrBadConn) {
+		// database/sql retries a statement on a connection found dead,
+		// but not a ping: the pooled connection was closed by the server
+		// (a restart, wait_timeout), which says nothing of a new one.
+		err = s.db.PingContext(ctx)
+	}
+	return s.explain(err)
 }
 
 // CheckAccess proves the privileges the agent needs without changing
