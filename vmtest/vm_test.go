@@ -24,7 +24,9 @@ import (
 // MULTINIC_VMTEST_CACHE (default /var/cache/multinic-vmtest) holds the
 // cached root file system, MULTINIC_VMTEST_DIR (default a new directory in
 // /var/tmp) the run's image and logs, MULTINIC_VMTEST_TIMEOUT (default 40m)
-// bounds the VM; MULTINIC_VMTEST_KEEP=1 keeps the disk image.
+// bounds the VM; MULTINIC_VMTEST_KEEP=1 keeps the disk image;
+// MULTINIC_VMTEST_PHASES (say netplan,ifupdown) runs only those phases
+// after the setup, for a quicker look at one backend.
 func TestVM(t *testing.T) {
 	if os.Getenv("MULTINIC_VMTEST") != "1" {
 		t.Skip("the VM test runs on its own: make vmtest (scripts/test.sh runs it too); set MULTINIC_VMTEST=1")
@@ -49,7 +51,7 @@ func TestVM(t *testing.T) {
 		t.Fatalf("MULTINIC_VMTEST_TIMEOUT: %v", err)
 	}
 	start := time.Now()
-	rep, err := Run(context.Background(), Config{Repo: repo, CacheDir: cache, WorkDir: work, Timeout: timeout, Out: os.Stdout})
+	rep, err := Run(context.Background(), Config{Repo: repo, CacheDir: cache, WorkDir: work, Timeout: timeout, Phases: os.Getenv("MULTINIC_VMTEST_PHASES"), Out: os.Stdout})
 	// The image is big; the logs stay where the summary says.
 	if os.Getenv("MULTINIC_VMTEST_KEEP") != "1" {
 		for _, f := range []string{"disk.img", "payload", "vmlinuz", "initrd.img", "tree"} {

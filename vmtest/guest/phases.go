@@ -4,8 +4,10 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"regexp"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/multinic-agent/multinic-agent/internal/ifupdown"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/schema"
 	"github.com/multinic-agent/multinic-agent/vmtest/proto"
@@ -66,56 +69,85 @@ type phase struct {
 	// the management NIC when the agent activates its own files: the count
 	// is reported, not checked.
 	mgmtKnownIssue string
+	// before, when set, lays the node out after the network stack and
+	// before the install, with a reboot into it (see takeover.go).
+	before *before
 }
 
-// phases run in this order, each on the node the previous one left.
-//
-// TODO(ifupdown): the ifupdown backend (internal/ifupdown) has its phase
-// to come, one more entry here:
-//
-//	{name: "ifupdown", backend: "ifupdown", stack: ifupdownStack, files: ifupdownFiles,
-//	 consumed: ifupdownConsumed, linkFile: networkdLink}
-//
-// where ifupdownStack stops NetworkManager and networkd (useNetworkd's
-// opposite), writes the management NIC into /etc/network/interfaces and
-// enables networking.service (the image has ifupdown installed and
-// networking.service disabled); ifupdownFiles is
-// /etc/network/interfaces.d/multinicN (0644) plus 70-multinicN.link; and
-// ifupdownConsumed reads `ifquery --state`. The other stacks turn
-// networking.service off again, so the phase may go anywhere. Nothing else
-// changes: the steps in allSteps run for every phase. It costs two
-// reboots, about 2 to 4 minutes.
-//
-// TODO(takeover): the takeover of a node the previous agent configured
-// (cmd/agent.TestTakeoverOfPreviousAgentNode proves it in a namespace) is
-// one more phase whose first steps lay out the previous agent's files
-// (its paths, no header, this node's MACs; see deployments/packaging and
-// internal/netplan's adoption tests for their exact shape) and reboot into
-// them (a step with reboot: true), then run "install and start" and check
-// that the first cycle adopts them with no flap: same ifindex, no address
-// removed, no down/up (each NIC's /sys/class/net/*/carrier_changes
-// unchanged), rows at 1. Give phase a `before func(*G)` and have allSteps
-// add the reboot step when it is set.
+// before is what a phase does between its network stack and the install:
+// lay the node out and reboot into it, check what that boot made of it;
+// then, in the install step, what the agent would do before it starts
+// (planned), and right after the install (same boot), what its first
+// cycle made of it.
+type before struct {
+	name, bootedName, installedName string
+	lay, booted, planned, installed func(*G, phase)
+}
+
+// phases run in this order, each on the node the previous one left (the
+// kernel command line may name the ones to run: proto.PhasesArg). The
+// netplan phase starts with the takeover of a node the previous agent
+// configured (one more reboot); the ifupdown phase comes last, so that no
+// stack after it has to take the management NIC back from ifupdown (the
+// others turn networking.service off, so it may go anywhere).
 var phases = []phase{
 	{name: "networkd", backend: "networkd", stack: networkdStack, files: networkdFiles, consumed: networkdConsumed(networkdNetwork), linkFile: networkdLink},
 	{name: "netplan", backend: "netplan", deb: true, stack: netplanStack, files: netplanFiles, consumed: networkdConsumed(netplanNetwork), linkFile: netplanLink,
 		// TODO(netplan): generate into a staging root and replace only the
 		// files whose content changed; then make this a check like the
 		// other backends'.
-		mgmtKnownIssue: "netplan generate rewrites every file it generates (new inode and mtime), so networkctl reload takes mgmt0's as changed and reconfigures it"},
+		mgmtKnownIssue: "netplan generate rewrites every file it generates (new inode and mtime), so networkctl reload takes mgmt0's as changed and reconfigures it",
+		before:         takeover},
 	{name: "keyfile", backend: "keyfile", stack: keyfileStack, files: keyfileFiles, consumed: keyfileConsumed, linkFile: networkdLink},
+	{name: "ifupdown", backend: "ifupdown", stack: ifupdownStack, files: ifupdownFiles, consumed: ifupdownConsumed, linkFile: networkdLink},
+}
+
+// selected returns the phases the kernel command line names
+// (proto.PhasesArg, comma-separated), all of them when it names none, and
+// the names it gives that are no phase.
+func selected() (run map[string]bool, unknown []string) {
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	run = map[string]bool{}
+	for _, f := range strings.Fields(string(cmdline)) {
+		if v, ok := strings.CutPrefix(f, proto.PhasesArg); ok {
+			for _, name := range strings.Split(v, ",") {
+				if !slices.ContainsFunc(phases, func(p phase) bool { return p.name == name }) {
+					unknown = append(unknown, name)
+				}
+				run[name] = true
+			}
+		}
+	}
+	if len(run) == 0 {
+		for _, p := range phases {
+			run[p.name] = true
+		}
+	}
+	return run, unknown
 }
 
 func allSteps() []step {
 	steps := []step{{phase: "setup", name: "the node: rows in MariaDB, NICs as the kernel named them", run: setup}}
+	run, _ := selected()
 	for k, p := range phases {
+		if !run[p.name] {
+			continue
+		}
+		// The hot-plug slot is the phase's place in the whole list, so
+		// that a run of some phases plugs into the same slots.
 		p, slot := p, k
 		s := func(name string, run func(*G, phase), reboot bool) step {
 			return step{phase: p.name, name: name, run: func(g *G) { run(g, p) }, reboot: reboot}
 		}
+		steps = append(steps, s("network stack", stackStep, false))
+		if b := p.before; b != nil {
+			steps = append(steps, s(b.name, b.lay, true), s(b.bootedName, b.booted, false))
+		}
+		steps = append(steps, s("install and start", install, false))
+		if b := p.before; b != nil {
+			steps = append(steps, s(b.installedName, b.installed, false))
+		}
 		steps = append(steps,
-			s("network stack", stackStep, false),
-			s("install and start", install, false),
 			s("the sandbox lets every action through", sandbox, false),
 			s("health, readiness and metrics, inside and from the host", health, false),
 			s("drift repaired", drift, false),
@@ -134,6 +166,20 @@ func allSteps() []step {
 // --- setup -------------------------------------------------------------------
 
 func setup(g *G) {
+	run, unknown := selected()
+	if len(unknown) > 0 {
+		g.abortAll(fmt.Sprintf("%s on the kernel command line names no phase: %s", proto.PhasesArg, strings.Join(unknown, ", ")))
+		return
+	}
+	if len(run) < len(phases) {
+		var names []string
+		for _, p := range phases {
+			if run[p.name] {
+				names = append(names, p.name)
+			}
+		}
+		g.note("only the phases %s (%s)", strings.Join(names, ", "), proto.PhasesArg)
+	}
 	g.check("the VM", func() (string, error) {
 		k, _ := sh("uname", "-r")
 		v, _ := sh("systemctl", "--version")
@@ -250,6 +296,24 @@ address1=10.0.2.15/24,10.0.2.2
 method=disabled
 `
 
+// stockInterfaces is Debian's /etc/network/interfaces as the image has it.
+const stockInterfaces = `# interfaces(5) file used by ifup(8) and ifdown(8)
+# Include files from /etc/network/interfaces.d:
+source /etc/network/interfaces.d/*
+`
+
+// mgmtInterfaces is the ifupdown phase's: stock Debian's source line and
+// the management NIC.
+const mgmtInterfaces = stockInterfaces + `
+auto lo
+iface lo inet loopback
+
+auto mgmt0
+iface mgmt0 inet static
+    address 10.0.2.15/24
+    gateway 10.0.2.2
+`
+
 const nmConf = `[main]
 plugins=keyfile
 no-auto-default=*
@@ -296,12 +360,14 @@ func netplanStack(g *G) error {
 	return err
 }
 
-// notIfupdown turns ifupdown's networking.service off (an ifupdown phase
-// turns it on).
+// notIfupdown turns ifupdown's networking.service off (the ifupdown phase
+// turns it on) and gives /etc/network/interfaces back its stock content.
 func notIfupdown() error {
 	if prop("networking.service", "UnitFileState") == "enabled" || prop("networking.service", "ActiveState") == "active" {
-		_, err := sh("systemctl", "disable", "--now", "networking.service")
-		return err
+		if _, err := sh("systemctl", "disable", "--now", "networking.service"); err != nil {
+			return err
+		}
+		return write("/etc/network/interfaces", stockInterfaces, 0o644)
 	}
 	return nil
 }
@@ -363,6 +429,36 @@ func keyfileStack(g *G) error {
 	return fmt.Errorf("NetworkManager did not take mgmt0 with its profile: %s", out)
 }
 
+// ifupdownStack makes ifupdown's networking.service the node's only
+// network stack, as on a stock Debian server: NetworkManager and networkd
+// stopped and disabled, the management NIC in /etc/network/interfaces.
+func ifupdownStack(g *G) error {
+	if _, err := sh("systemctl", "disable", "--now", "NetworkManager.service", "NetworkManager-wait-online.service",
+		"systemd-networkd.service", "systemd-networkd.socket", "systemd-networkd-wait-online.service"); err != nil {
+		return err
+	}
+	if err := write("/etc/network/interfaces", mgmtInterfaces, 0o644); err != nil {
+		return err
+	}
+	os.Remove("/etc/netplan/50-mgmt.yaml")
+	os.Remove("/etc/systemd/network/10-mgmt.network")
+	if _, err := sh("netplan", "generate"); err != nil {
+		return err
+	}
+	// The stopped daemon left mgmt0 configured; ifup adds the address and
+	// the route itself (and fails on an address already there).
+	if _, err := sh("ip", "addr", "flush", "dev", "mgmt0"); err != nil {
+		return err
+	}
+	if _, err := sh("systemctl", "enable", "--now", "networking.service"); err != nil {
+		return err
+	}
+	if out, err := sh("ifquery", "--state", "mgmt0"); err != nil || out != "mgmt0=mgmt0" {
+		return fmt.Errorf("ifupdown does not hold mgmt0 up: %q %v", out, err)
+	}
+	return nil
+}
+
 func networkdFiles(name string) map[string]os.FileMode {
 	return map[string]os.FileMode{networkdLink(name): 0o644, networkdNetwork(name): 0o644}
 }
@@ -374,6 +470,10 @@ func netplanFiles(name string) map[string]os.FileMode {
 
 func keyfileFiles(name string) map[string]os.FileMode {
 	return map[string]os.FileMode{"/etc/NetworkManager/system-connections/" + name + ".nmconnection": 0o600, networkdLink(name): 0o644}
+}
+
+func ifupdownFiles(name string) map[string]os.FileMode {
+	return map[string]os.FileMode{ifupdown.Path(name): 0o644, networkdLink(name): 0o644}
 }
 
 func networkdLink(name string) string    { return "/etc/systemd/network/70-" + name + ".link" }
@@ -412,6 +512,76 @@ func keyfileConsumed(name string) (string, error) {
 	return "NetworkManager: connection " + l[0] + ", " + l[1], nil
 }
 
+// ifupdownConsumed checks that ifupdown holds interface name as up
+// (ifquery --state: its state under /run, made this boot) and that the
+// link has the address and MTU that ifquery reads from the agent's file.
+func ifupdownConsumed(name string) (string, error) {
+	if st, _ := sh("ifquery", "--state", name); st != name+"="+name {
+		return "", fmt.Errorf("ifupdown does not hold %s as up (ifquery --state: %q)", name, st)
+	}
+	out, err := sh("ifquery", name)
+	if err != nil {
+		return "", err
+	}
+	opts := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			if _, seen := opts[k]; !seen {
+				opts[k] = strings.TrimSpace(v)
+			}
+		}
+	}
+	ls, err := nics()
+	if err != nil {
+		return "", err
+	}
+	k := slices.IndexFunc(ls, func(l links.Link) bool { return l.Name == name })
+	if k < 0 {
+		return "", fmt.Errorf("no link %s", name)
+	}
+	l := ls[k]
+	got := []string{"up"}
+	if a := opts["address"]; a != "" {
+		bits, err := maskBits(opts["netmask"])
+		if err != nil {
+			return "", fmt.Errorf("ifquery %s: netmask %q: %v", name, opts["netmask"], err)
+		}
+		p, err := netip.ParsePrefix(fmt.Sprintf("%s/%d", a, bits))
+		if err != nil {
+			return "", fmt.Errorf("ifquery %s: %v", name, err)
+		}
+		if !slices.Contains(l.Addrs, p) {
+			return "", fmt.Errorf("ifquery reads address %s for %s, the link has %v", p, name, l.Addrs)
+		}
+		got = append(got, "address "+p.String())
+	}
+	if m := opts["mtu"]; m != "" {
+		if m != strconv.Itoa(l.MTU) {
+			return "", fmt.Errorf("ifquery reads mtu %s for %s, the link has %d", m, name, l.MTU)
+		}
+		got = append(got, "mtu "+m)
+	}
+	return fmt.Sprintf("ifupdown: %s %s (ifquery)", name, strings.Join(got, ", ")), nil
+}
+
+// maskBits reads ifquery's netmask: a prefix length (IPv6) or a dotted
+// mask (IPv4).
+func maskBits(mask string) (int, error) {
+	if n, err := strconv.Atoi(mask); err == nil {
+		return n, nil
+	}
+	a, err := netip.ParseAddr(mask)
+	if err != nil || !a.Is4() {
+		return 0, fmt.Errorf("not a netmask")
+	}
+	b := a.As4()
+	ones, bits := net.IPMask(b[:]).Size()
+	if bits == 0 {
+		return 0, fmt.Errorf("not a contiguous netmask")
+	}
+	return ones, nil
+}
+
 // resetNode removes every file the agent wrote (by their header), lets the
 // running daemons forget them and puts the NICs back as the kernel named
 // them, with MTU 1500 and no address: the next phase starts on a node the
@@ -421,6 +591,15 @@ func resetNode(g *G) error {
 	for p := range files {
 		if err := os.Remove(p); err != nil {
 			return err
+		}
+	}
+	// The takeover's files too, should the agent have left them (they
+	// have no header).
+	for _, r := range rows {
+		if path, data := previousFile(r); bytes.Equal(readOrNil(path), data) {
+			if err := os.Remove(path); err != nil {
+				return err
+			}
 		}
 	}
 	if prop("NetworkManager.service", "ActiveState") == "active" {
@@ -573,6 +752,9 @@ func install(g *G, p phase) {
 		}
 		return fmt.Sprintf("%d checks", strings.Count(out, "PASS")), nil
 	})
+	if p.before != nil && p.before.planned != nil {
+		p.before.planned(g, p)
+	}
 	g.setVal("cursor:"+p.name, cursor())
 	verb := []string{"start", "multinic-agent"}
 	if p.deb {
@@ -1194,7 +1376,9 @@ func disableAndReboot(g *G, p phase) {
 	})
 }
 
-func fromFiles(g *G, p phase) {
+// fromFiles checks a boot's work from whose files: "the agent's", or "the
+// previous agent's" on the takeover's node.
+func fromFiles(g *G, p phase, whose string) {
 	g.within("names, MTUs and addresses as the rows say", 2*time.Minute, func() (string, error) {
 		var out []string
 		for _, r := range rows {
@@ -1206,7 +1390,7 @@ func fromFiles(g *G, p phase) {
 		}
 		return strings.Join(out, "; "), nil
 	})
-	g.check("each NIC named at boot by the agent's .link file", func() (string, error) {
+	g.check("each NIC named at boot by the .link from "+whose+" files", func() (string, error) {
 		var out []string
 		for _, r := range rows {
 			o, err := sh("udevadm", "info", "-q", "property", "-p", "/sys/class/net/"+r.name)
@@ -1221,7 +1405,7 @@ func fromFiles(g *G, p phase) {
 		}
 		return strings.Join(out, ", "), nil
 	})
-	g.within("the backend's daemon runs each NIC from the agent's file", time.Minute, func() (string, error) {
+	g.within("the backend's daemon runs each NIC from "+whose+" file", time.Minute, func() (string, error) {
 		var out []string
 		for _, r := range rows {
 			s, err := p.consumed(r.name)
@@ -1260,7 +1444,7 @@ func afterDisabled(g *G, p phase) {
 		}
 		return "inactive, nothing in the journal this boot", nil
 	})
-	fromFiles(g, p)
+	fromFiles(g, p, "the agent's")
 	g.note("IPv6 settings from the files alone: %s", raAtBoot())
 	g.check("systemctl enable multinic-agent", func() (string, error) {
 		_, err := sh("systemctl", "enable", "multinic-agent")
@@ -1283,7 +1467,7 @@ func afterEnabled(g *G, p phase) {
 		}
 		return fmt.Sprintf("mariadb active at %.1fs, agent started at %.1fs after boot", float64(db)/1e6, float64(agent)/1e6), nil
 	})
-	fromFiles(g, p)
+	fromFiles(g, p, "the agent's")
 	// TODO(ra): no backend's file keeps autoconf 0 across a reboot
 	// (networkd and NetworkManager set accept_ra 0, which alone keeps the
 	// kernel from learning, and leave autoconf 1), so the agent's first

@@ -22,6 +22,11 @@ const Port = "multinic.ctl"
 // NICs, stops services and reboots: it refuses to run where it is absent.
 const Guard = "multinic.vmtest=1"
 
+// PhasesArg, followed by phase names separated by commas, on the guest
+// kernel's command line makes the driver run only those phases (in their
+// own order) after the setup: MULTINIC_VMTEST_PHASES on the host.
+const PhasesArg = "multinic.vmtest.phases="
+
 // Message types.
 const (
 	Hello  = "hello"  // guest: the driver started (Boot, Uptime)
