@@ -14,8 +14,10 @@
 // reachable; the health port forwarded from 127.0.0.1) and three
 // secondary NICs on hubs that lead nowhere. The guest driver runs at every
 // boot, resumes where it left off, drives the phases (one per network
-// backend Debian can run) and reports each check on a virtio-serial
-// control port; the host answers its requests (hot-plugging a NIC through
+// backend Debian can run: systemd-networkd, netplan, NetworkManager
+// keyfiles, ifupdown; the netplan one starts with the takeover of a node
+// the previous multinic-agent configured) and reports each check on a
+// virtio-serial control port; the host answers its requests (hot-plugging a NIC through
 // QMP, fetching the health port through the forward) and, after the
 // power-off, reads the results and the journal back out of the image with
 // debugfs.
