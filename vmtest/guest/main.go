@@ -101,7 +101,7 @@ func main() {
 	g.send(proto.Msg{Type: proto.Done, Detail: fmt.Sprintf("%d passed, %d failed", g.st.Passed, g.st.Failed)})
 	syncDisks()
 	exec.Command("systemctl", "poweroff").Run()
-	select {}
+	waitForTheEnd()
 }
 
 // step is one part of a phase; reboot makes the VM reboot after it.
@@ -238,7 +238,17 @@ func (g *G) reboot(why string) {
 	if out, err := exec.Command("systemctl", "reboot").CombinedOutput(); err != nil {
 		g.result("reboot", false, fmt.Sprintf("systemctl reboot: %v: %s", err, out), 0)
 	}
-	select {}
+	waitForTheEnd()
+}
+
+// waitForTheEnd waits for systemd to stop the driver on the way down. Not
+// select {}: with no other goroutine the runtime takes that for a
+// deadlock and crashes the driver (a stack trace on the console at every
+// reboot).
+func waitForTheEnd() {
+	for {
+		time.Sleep(time.Hour)
+	}
 }
 
 func syncDisks() {
