@@ -2,12 +2,19 @@ VERSION ?= $(shell git describe --tags --always --dirty --match 'v[0-9]*' 2>/dev
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build test demo packages bench
+.PHONY: build test demo packages bench vmtest
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o multinic-agent ./cmd/agent
 
 test:
 	./scripts/test.sh
+
+# The VM test alone (root): a Debian 12 VM under qemu (no KVM needed) runs
+# the agent under systemd for each backend, across reboots. 10-20 minutes
+# with a warm cache, 4 to 10 more to build the cached root file system
+# (debootstrap) the first time; see README, Testing.
+vmtest:
+	MULTINIC_VMTEST=1 go test -count=1 -timeout 70m -v -run '^TestVM$$' ./vmtest
 
 # The scripted tour (root): embedded database, throwaway namespace, the real agent.
 # DEMO_KEEP=1 keeps it all up until Ctrl-C.

@@ -31,6 +31,12 @@ if [ "$(id -u)" = 0 ]; then
 	have dpkg-parsechangelog || missing="$missing dpkg-dev"
 	have shellcheck || missing="$missing shellcheck"
 	have man || missing="$missing man-db"
+	# The VM test: qemu; debootstrap (above) builds its image, debugfs
+	# (e2fsprogs, above) reads it back.
+	if [ "${MULTINIC_VMTEST:-1}" != 0 ]; then
+		have qemu-system-x86_64 || missing="$missing qemu-system-x86"
+		have debugfs || case $missing in *e2fsprogs*) ;; *) missing="$missing e2fsprogs" ;; esac
+	fi
 	if [ -n "$missing" ]; then
 		say "installing:$missing"
 		export DEBIAN_FRONTEND=noninteractive
@@ -78,7 +84,8 @@ staticcheck=$(go tool -n staticcheck)
 (cd deployments/kubernetes && go vet ./... && "$staticcheck" ./...)
 
 say "go test"
-go test -count=1 -timeout 15m ./...
+# TestVM runs on its own at the end, not next to the other packages.
+env -u MULTINIC_VMTEST go test -count=1 -timeout 15m ./...
 say "go test (deployments/kubernetes module: the DaemonSet against the API types and Pod Security)"
 (cd deployments/kubernetes && go test -count=1 -timeout 5m ./...)
 say "go test (demo module: the whole tour against the real agent)"
@@ -91,4 +98,10 @@ for pkg in envfile plan netplan ifcfg keyfile networkd ifupdown; do
 			{ say "fuzz $pkg.$target found a crasher: see internal/$pkg/testdata/fuzz/$target"; exit 1; }
 	done
 done
+if [ "${MULTINIC_VMTEST:-1}" = 0 ]; then
+	say "VM test skipped (MULTINIC_VMTEST=0)"
+else
+	say "VM test: a Debian 12 VM under qemu, every backend, reboots (make vmtest runs only this)"
+	MULTINIC_VMTEST=1 go test -count=1 -timeout 70m -v -run '^TestVM$' ./vmtest
+fi
 say "all passed"

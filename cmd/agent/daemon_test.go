@@ -230,6 +230,13 @@ func TestDaemonSurvivesDatabaseOutage(t *testing.T) {
 	if !strings.Contains(m, "multinic_polling_backoff_level 0") || !strings.Contains(m, "multinic_db_connection_status 1") {
 		t.Error("backoff or DB status not reset after recovery")
 	}
+	// Everything the agent printed, the database driver's messages about
+	// the cut connections included, is JSON (the journal's lines).
+	for _, line := range d.Lines(0) {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("a line of the agent's output is not JSON: %q", line)
+		}
+	}
 }
 
 // TestSIGTERMDuringACycle stops the daemon while a cycle is in the middle

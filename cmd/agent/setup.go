@@ -178,7 +178,7 @@ func newAgent(cfg *config.Config, log *slog.Logger, observe func(string, time.Du
 		User: cfg.DBUser, Password: cfg.DBPassword, Name: cfg.DBName,
 		TLS: cfg.DBTLS, TLSCA: cfg.DBTLSCA,
 		MaxOpen: cfg.DBMaxOpenConns, MaxIdle: cfg.DBMaxIdleConns, MaxLifetime: cfg.DBMaxLifetime,
-		Observe: observe,
+		Observe: observe, Log: log,
 	}, nodes)
 	if err != nil {
 		return nil, err

@@ -20,7 +20,10 @@ import (
 )
 
 // Echo sends ICMP echo requests to addr until one is answered or ctx ends.
-// It needs a raw socket (root or CAP_NET_RAW).
+// A request the kernel cannot send (no route for a moment, while a network
+// daemon reapplies a link's configuration) is tried again until ctx ends:
+// only a gateway that stays silent for the whole time does not answer. It
+// needs a raw socket (root or CAP_NET_RAW).
 func Echo(ctx context.Context, addr netip.Addr) error {
 	network, listen, proto := "ip4:icmp", "0.0.0.0", 1
 	var typ icmp.Type = ipv4.ICMPTypeEcho
@@ -40,22 +43,32 @@ func Echo(ctx context.Context, addr netip.Addr) error {
 	id := os.Getpid() & 0xffff
 	dst := &net.IPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
 	buf := make([]byte, 1500)
+	var sendErr error
 	for seq := 1; ; seq++ {
+		if ctx.Err() != nil {
+			if sendErr != nil {
+				return sendErr
+			}
+			return fmt.Errorf("%s does not answer echo requests", addr)
+		}
 		msg := icmp.Message{Type: typ, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("multinic-agent")}}
 		wb, err := msg.Marshal(nil)
 		if err != nil {
 			return err
 		}
-		if _, err := c.WriteTo(wb, dst); err != nil {
-			return fmt.Errorf("sending an echo request to %s: %w", addr, err)
-		}
 		deadline := time.Now().Add(300 * time.Millisecond)
 		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 			deadline = d
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s does not answer echo requests", addr)
+		if _, err := c.WriteTo(wb, dst); err != nil {
+			sendErr = fmt.Errorf("sending an echo request to %s: %w", addr, err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Until(deadline)):
+			}
+			continue
 		}
+		sendErr = nil
 		c.SetReadDeadline(deadline)
 		for {
 			n, from, err := c.ReadFrom(buf)
@@ -75,9 +88,6 @@ func Echo(ctx context.Context, addr netip.Addr) error {
 					return nil
 				}
 			}
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s does not answer echo requests", addr)
 		}
 	}
 }

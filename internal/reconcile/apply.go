@@ -294,26 +294,31 @@ func (r *Reconciler) rollBack(ctx context.Context, c *txn.Cycle, units []*unit, 
 
 // runTools activates, per backend, the interfaces whose files of that
 // backend the units changed (the current backend's, or another's being
-// cleaned up after a move between backends). A backend whose tool or daemon
-// is absent is skipped: its files take effect at the next boot.
+// cleaned up after a move between backends). Each changed file is
+// activated by one backend only (see activator): a .link file that the
+// networkd, keyfile and ifupdown backends all write must not run nmcli on
+// a networkd node. A backend whose tool or daemon is absent is skipped:
+// its files take effect at the next boot.
 func (r *Reconciler) runTools(ctx context.Context, units []*unit) error {
-	var errs []error
-	for _, b := range append([]netconf.Backend{r.Backend}, r.Others...) {
-		var names []string
-		for _, u := range units {
-			for _, p := range u.Paths {
-				if _, ok := b.Owns(p); ok && !slices.Contains(names, u.name) {
-					names = append(names, u.name)
-				}
+	all := append([]netconf.Backend{r.Backend}, r.Others...)
+	names := make([][]string, len(all))
+	for _, u := range units {
+		for _, p := range u.Paths {
+			k := activator(all, p, u.Paths)
+			if k >= 0 && !slices.Contains(names[k], u.name) {
+				names[k] = append(names[k], u.name)
 			}
 		}
-		if len(names) == 0 {
+	}
+	var errs []error
+	for k, b := range all {
+		if len(names[k]) == 0 {
 			continue
 		}
-		err := b.Activate(ctx, r.Root, names)
+		err := b.Activate(ctx, r.Root, names[k])
 		switch {
 		case err == nil:
-			r.Log.Info("activated", "backend", b.Name(), "interfaces", names)
+			r.Log.Info("activated", "backend", b.Name(), "interfaces", names[k])
 		case errors.Is(err, netconf.ErrUnavailable):
 			r.Log.Info("activation skipped; the files apply at the next boot and the live state was set through netlink", "backend", b.Name(), "reason", err.Error())
 		default:
@@ -321,6 +326,53 @@ func (r *Reconciler) runTools(ctx context.Context, units []*unit) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// activator returns the index in backends (the one in use first) of the
+// backend whose tool activates a change to path, or -1 when none owns it.
+// The backend in use activates every file it owns. A file only other
+// backends own (left by a previous backend) goes to the one among them
+// that alone owns another file of the same interface's change (a .link
+// removed with a keyfile belongs to the keyfile backend, with a .network
+// file to networkd), else to the first of them.
+func activator(backends []netconf.Backend, path string, siblings []string) int {
+	var owners []int
+	for k, b := range backends {
+		if _, ok := b.Owns(path); ok {
+			owners = append(owners, k)
+		}
+	}
+	switch {
+	case len(owners) == 0:
+		return -1
+	case owners[0] == 0 || len(owners) == 1:
+		return owners[0]
+	}
+	for _, k := range owners {
+		for _, s := range siblings {
+			if s == path {
+				continue
+			}
+			if _, ok := backends[k].Owns(s); ok && soleOwner(backends, s) == k {
+				return k
+			}
+		}
+	}
+	return owners[0]
+}
+
+// soleOwner returns the index of the only backend owning path, or -1.
+func soleOwner(backends []netconf.Backend, path string) int {
+	only := -1
+	for k, b := range backends {
+		if _, ok := b.Owns(path); ok {
+			if only >= 0 {
+				return -1
+			}
+			only = k
+		}
+	}
+	return only
 }
 
 func (r *Reconciler) reactivate(ctx context.Context, units []*unit) {
@@ -553,6 +605,7 @@ func (r *Reconciler) answeringGateways(ctx context.Context, units []*unit) []net
 		a := <-results
 		switch at, known := r.silent[a.gw]; {
 		case a.err == nil:
+			r.Log.Debug("default gateway answers; it is checked again after this cycle's link changes", "gateway", a.gw)
 			answering = append(answering, a.gw)
 			delete(r.silent, a.gw)
 		case !known || now.Sub(at) >= silentFor:

@@ -4,7 +4,9 @@
 package reconcile_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -12,11 +14,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/ifcfg"
+	"github.com/multinic-agent/multinic-agent/internal/ifupdown"
 	"github.com/multinic-agent/multinic-agent/internal/keyfile"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/netplan"
@@ -528,5 +532,115 @@ func TestActivationInterruptedByACrashRunsAtNextStart(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(e.root, reconcile.StatePath))
 	if strings.Contains(string(data), "activate") {
 		t.Errorf("the pending activation is still recorded: %s", data)
+	}
+}
+
+// activations returns the backends a cycle's log says were activated or
+// skipped, in order.
+func activations(t *testing.T, log *bytes.Buffer) []string {
+	t.Helper()
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
+		var m struct {
+			Msg     string `json:"msg"`
+			Backend string `json:"backend"`
+		}
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if m.Msg == "activated" || strings.HasPrefix(m.Msg, "activation skipped") {
+			out = append(out, m.Backend)
+		}
+	}
+	log.Reset()
+	return out
+}
+
+// TestSharedFileIsActivatedByOneBackend: the networkd and keyfile backends
+// both write 70-multinicN.link. A change to it runs the activation of the
+// backend in use only; a .link left by a previous backend is activated by
+// the backend whose other file goes with it.
+func TestSharedFileIsActivatedByOneBackend(t *testing.T) {
+	all := []netconf.Backend{netplan.Backend{}, ifcfg.Backend{}, keyfile.Backend{}, networkd.Backend{}, ifupdown.Backend{}}
+	use := func(r *reconcile.Reconciler, name string) {
+		r.Backend, r.Others = nil, nil
+		for _, b := range all {
+			if b.Name() == name {
+				r.Backend = b
+			} else {
+				r.Others = append(r.Others, b)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		from, to string
+		// want are the backends activated by the cycle that moves the node
+		// from one backend to the other.
+		want []string
+	}{
+		{"", "networkd", []string{"networkd"}},
+		{"", "keyfile", []string{"keyfile"}},
+		{"networkd", "netplan", []string{"netplan", "networkd"}},
+		{"keyfile", "netplan", []string{"netplan", "keyfile"}},
+		// The old backend's own file went: its tool unloads it.
+		{"keyfile", "networkd", []string{"networkd", "keyfile"}},
+		{"networkd", "keyfile", []string{"keyfile", "networkd"}},
+		// ifupdown writes the .link too.
+		{"", "ifupdown", []string{"ifupdown"}},
+		{"ifupdown", "networkd", []string{"networkd", "ifupdown"}},
+		{"keyfile", "ifupdown", []string{"ifupdown", "keyfile"}},
+	} {
+		t.Run(tc.from+"_to_"+tc.to, func(t *testing.T) {
+			if tc.to == "netplan" {
+				testenv.RequireTool(t, "netplan")
+			}
+			e := newEnv(t)
+			e.ns.AddNIC(t, "eth1", "fa:16:3e:00:00:01")
+			e.db.AddRow(t, node, "fa:16:3e:00:00:01", "s4", "10.20.0.11", 1500)
+			var log bytes.Buffer
+			r := e.reconciler()
+			r.Log = slog.New(slog.NewJSONHandler(&log, nil))
+			if tc.from != "" {
+				use(r, tc.from)
+				e.converge(r)
+				log.Reset()
+				r = e.reconciler()
+				r.Log = slog.New(slog.NewJSONHandler(&log, nil))
+			}
+			use(r, tc.to)
+			e.converge(r)
+			if got := activations(t, &log); !slices.Equal(got, tc.want) {
+				t.Errorf("activated %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRenameLogNamesTheLinkAsItWas: a NIC renamed after the agent planned
+// (udev renaming a hot-plugged eth1 to enp1s0 while the agent plans) is
+// logged under the name it had when the agent renamed it. The rename runs
+// in the gateway probe, which comes between the plan and the apply.
+func TestRenameLogNamesTheLinkAsItWas(t *testing.T) {
+	e, _ := gatewayNode(t, "192.0.2.1")
+	var log bytes.Buffer
+	r := e.reconciler()
+	r.Log = slog.New(slog.NewJSONHandler(&log, nil))
+	var once sync.Once
+	r.Probe = func(context.Context, netip.Addr) error {
+		once.Do(func() { e.ns.IP(t, "link", "set", "eth1", "name", "enp1s0") })
+		return nil
+	}
+	e.converge(r)
+	e.wantLink("multinic0", 9000, "10.20.0.11/24")
+	var renames []string
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
+		var m struct{ Msg, Action string }
+		json.Unmarshal([]byte(line), &m)
+		if m.Msg == "applied" && strings.HasPrefix(m.Action, "rename ") {
+			renames = append(renames, m.Action)
+		}
+	}
+	if want := []string{"rename enp1s0 -> multinic0"}; !slices.Equal(renames, want) {
+		t.Errorf("rename logged as %q, want %q", renames, want)
 	}
 }

@@ -12,9 +12,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"slices"
@@ -43,6 +45,24 @@ type Options struct {
 	// Observe, when set, is told how long each statement took, by kind
 	// (select_rows, update_success, ping).
 	Observe func(kind string, d time.Duration)
+	// Log, when set, receives the driver's own messages (a connection
+	// closed under it, a bad packet) as warnings, instead of the driver's
+	// plain "[mysql] ..." lines on stderr.
+	Log *slog.Logger
+}
+
+// driverLog is go-sql-driver's Logger writing to the agent's log.
+type driverLog struct{ log *slog.Logger }
+
+// Print implements mysql.Logger. The driver passes "file.go:123 " first,
+// then the error or message.
+func (d driverLog) Print(v ...any) {
+	msg := strings.TrimSpace(fmt.Sprint(v...))
+	where, rest, ok := strings.Cut(msg, " ")
+	if !ok || !strings.Contains(where, ".go:") {
+		where, rest = "", msg
+	}
+	d.log.Warn("database driver", "error", strings.TrimSpace(rest), "at", where)
 }
 
 // Store is a connection pool bound to this node's names.
@@ -100,6 +120,9 @@ func Open(o Options, nodes []string) (*Store, error) {
 	c.DialFunc = quietDial
 	c.ReadTimeout = o.Timeout
 	c.WriteTimeout = o.Timeout
+	if o.Log != nil {
+		c.Logger = driverLog{o.Log}
+	}
 	if err := setTLS(c, o); err != nil {
 		return nil, err
 	}
@@ -314,7 +337,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, min(s.timeout, 3*time.Second))
 	defer cancel()
 	defer s.took("ping", time.Now())
-	return s.explain(s.db.PingContext(ctx))
+	err := s.db.PingContext(ctx)
+	if errors.Is(err, driver.ErrBadConn) {
+		// database/sql retries a statement on a connection found dead,
+		// but not a ping: the pooled connection was closed by the server
+		// (a restart, wait_timeout), which says nothing of a new one.
+		err = s.db.PingContext(ctx)
+	}
+	return s.explain(err)
 }
 
 // CheckAccess proves the privileges the agent needs without changing

@@ -4,13 +4,18 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,6 +162,61 @@ func TestErrorsNameTheSettingAtFault(t *testing.T) {
 		t.Errorf("Rows with a wrong password: %v", err)
 	}
 }
+
+// TestDriverMessagesGoToTheLog: go-sql-driver's own messages (here: a
+// connection whose server side went away) are warnings in the agent's
+// JSON log, not "[mysql] ..." text on stderr.
+func TestDriverMessagesGoToTheLog(t *testing.T) {
+	db := testenv.NewDB(t)
+	proxy := testenv.NewProxy(t, db.Socket)
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), nil))
+	s, err := store.Open(store.Options{Socket: proxy.Path, User: "root", Name: db.Name, MaxOpen: 1, MaxIdle: 1, MaxLifetime: time.Minute, Log: log}, []string{"node1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The pooled connection loses its server; the next statement finds
+	// it dead, the driver says so and the pool dials again.
+	proxy.Cut()
+	proxy.Restore()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("ping after the connection was cut: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var found bool
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]string
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if m["msg"] == "database driver" {
+			found = true
+			// "broken pipe" from packets.go, or "closing bad idle
+			// connection" from connection.go, depending on who sees it first.
+			if m["level"] != "WARN" || m["error"] == "" || !regexp.MustCompile(`^\w+\.go:\d+$`).MatchString(m["at"]) {
+				t.Errorf("driver message: %q", line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the driver's message did not reach the log; log:\n%s", buf.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // TestReachableTellsADownServerFromARefusingOne: the probe the daemon runs
 // while the database cannot be reached says yes for a server that greets,

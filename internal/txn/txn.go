@@ -173,7 +173,7 @@ func (c *Cycle) run(u *Unit, phase func(plan.Action) bool) error {
 		if len(u.Done) == 0 && c.OnChange != nil {
 			c.OnChange()
 		}
-		if err := c.act(u, a); err != nil {
+		if err := c.act(u, &a); err != nil {
 			return fmt.Errorf("%s: %s: %w", u.Label, a, err)
 		}
 		u.Done = append(u.Done, a)
@@ -189,7 +189,10 @@ func (c *Cycle) run(u *Unit, phase func(plan.Action) bool) error {
 	return nil
 }
 
-func (c *Cycle) act(u *Unit, a plan.Action) error {
+// act carries out one action. A rename records in a.From the name the
+// link has when it is renamed, which is what the log shows: udev may have
+// renamed a new NIC since the plan saw it.
+func (c *Cycle) act(u *Unit, a *plan.Action) error {
 	idx := 0
 	if u.Before != nil {
 		idx = u.Before.Index
@@ -207,6 +210,9 @@ func (c *Cycle) act(u *Unit, a plan.Action) error {
 	case plan.DeleteFile:
 		return c.Ops.RemoveFile(a.Path)
 	case plan.Rename:
+		if cur, _ := c.Ops.Link(idx); cur.Name != "" {
+			a.From = cur.Name
+		}
 		return c.Ops.Rename(idx, a.To)
 	case plan.SetMTU:
 		return c.Ops.SetMTU(idx, a.MTU)
