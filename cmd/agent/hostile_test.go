@@ -112,7 +112,9 @@ func TestAFlappingLinkCannotDriveTheAgent(t *testing.T) {
 		t.Errorf("20 carrier flaps triggered %d cycles, want none", got)
 	}
 
-	// Changes the agent repairs, 10 in 2 s: at most one cycle a second.
+	// Changes the agent repairs, 10 in 2 s: at most one cycle a second
+	// after a burst of three (a NIC's cycle, the one for its own changes'
+	// events, the next NIC's).
 	before = triggered()
 	start := time.Now()
 	for range 10 {
@@ -120,7 +122,7 @@ func TestAFlappingLinkCannotDriveTheAgent(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	time.Sleep(1500 * time.Millisecond)
-	if got, most := triggered()-before, int(time.Since(start).Seconds())+1; got > most || got < 1 {
+	if got, most := triggered()-before, int(time.Since(start).Seconds())+3; got > most || got < 1 {
 		t.Errorf("10 changes by hand in %s triggered %d cycles, want 1 to %d", time.Since(start).Round(time.Second), got, most)
 	}
 

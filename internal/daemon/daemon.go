@@ -22,6 +22,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/netmon"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
+	"golang.org/x/time/rate"
 )
 
 // Daemon runs the reconciler until its context ends.
@@ -35,9 +36,12 @@ type Daemon struct {
 	// Debounce is how long to wait after a kernel change for more before
 	// reconciling.
 	Debounce time.Duration
-	// EventGap is the shortest time between two cycles that kernel changes
-	// trigger: a flapping link cannot make the agent read the database
-	// more often than that. While cycles fail, kernel changes trigger none:
+	// EventGap is the average time between two cycles that kernel changes
+	// trigger, at the least: a flapping link cannot make the agent read the
+	// database more often than once per EventGap, after a burst of
+	// eventBurst. The burst lets a NIC plugged in soon after another go at
+	// once, although the other's cycle was followed by one for the events
+	// of its own changes. While cycles fail, kernel changes trigger none:
 	// the poll, with its backoff, retries.
 	EventGap time.Duration
 	// RequestGap is the shortest time from the start of any cycle to one
@@ -72,7 +76,7 @@ type Daemon struct {
 	// be a NIC whose row was written after the last read, so it triggers a
 	// cycle too); a change of carrier alone changes none of it.
 	seen         map[int]linkState
-	lastEvent    time.Time
+	events       *rate.Limiter
 	requests     chan struct{}
 	requestsOnce sync.Once
 
@@ -284,7 +288,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				after("request")
 			}
 		case <-debounce.C:
-			if wait := d.EventGap - time.Since(d.lastEvent); wait > 0 {
+			if wait := d.eventWait(time.Now()); wait > 0 {
 				debounce.Reset(wait)
 				continue
 			}
@@ -297,10 +301,28 @@ func (d *Daemon) Run(ctx context.Context) error {
 			// Our own changes raise events too: they cost one more cycle,
 			// which finds nothing to do. Dropping them could lose a change
 			// made by hand during this cycle.
-			d.lastEvent = time.Now()
 			after("netlink")
 		}
 	}
+}
+
+// eventBurst is how many cycles kernel changes may trigger at once before
+// EventGap spaces them: a NIC's own cycle and the one its changes' events
+// trigger, then the next NIC's.
+const eventBurst = 3
+
+// eventWait takes a turn for a cycle that kernel changes trigger at now
+// and returns zero, or returns how long until there is one.
+func (d *Daemon) eventWait(now time.Time) time.Duration {
+	if d.events == nil {
+		d.events = rate.NewLimiter(rate.Every(d.EventGap), eventBurst)
+	}
+	r := d.events.ReserveN(now, 1)
+	if wait := r.DelayFrom(now); wait > 0 {
+		r.CancelAt(now)
+		return wait
+	}
+	return 0
 }
 
 // relevant reports whether a kernel change concerns a new link, a NIC the

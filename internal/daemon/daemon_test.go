@@ -113,3 +113,55 @@ func TestWhichKernelChangesTriggerACycle(t *testing.T) {
 		})
 	}
 }
+
+// TestCyclesThatKernelChangesTrigger: the rate limit on cycles that kernel
+// changes trigger lets a NIC plugged in soon after another go at once (the
+// other's cycle was followed by one for its own changes' events), and
+// holds a flapping link to one database read per EventGap after the burst.
+func TestCyclesThatKernelChangesTrigger(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+
+	t.Run("NICs plugged in a second and a half apart go at once", func(t *testing.T) {
+		d := &Daemon{EventGap: time.Second}
+		for _, ms := range []int{200, 700, 2200, 2700, 4200, 4700, 6200} {
+			if wait := d.eventWait(at(ms)); wait != 0 {
+				t.Errorf("a cycle at %d ms waits %s", ms, wait)
+			}
+		}
+	})
+
+	t.Run("a flapping link: one read per EventGap after the burst", func(t *testing.T) {
+		d := &Daemon{EventGap: time.Second}
+		cycles := 0
+		next := at(0)
+		for ms := 0; ms < 10_000; ms += 10 {
+			now := at(ms)
+			if now.Before(next) {
+				continue
+			}
+			if wait := d.eventWait(now); wait > 0 {
+				next = now.Add(wait)
+				continue
+			}
+			cycles++
+		}
+		if max := eventBurst + 10; cycles > max || cycles < 10 {
+			t.Errorf("%d cycles in 10 s, want from 10 to %d", cycles, max)
+		}
+	})
+
+	t.Run("the wait it names is enough", func(t *testing.T) {
+		d := &Daemon{EventGap: time.Second}
+		for range eventBurst {
+			d.eventWait(at(0))
+		}
+		wait := d.eventWait(at(0))
+		if wait <= 0 || wait > time.Second {
+			t.Fatalf("after the burst: wait %s", wait)
+		}
+		if again := d.eventWait(at(0).Add(wait)); again != 0 {
+			t.Errorf("after the wait it named: %s more", again)
+		}
+	})
+}
