@@ -10,9 +10,9 @@ test:
 	./scripts/test.sh
 
 # The VM test alone (root): a Debian 12 VM under qemu (no KVM needed) runs
-# the agent under systemd for each backend, across reboots. 10-20 minutes
-# with a warm cache, 4 to 10 more to build the cached root file system
-# (debootstrap) the first time; see README, Testing.
+# the agent under systemd for each backend, across reboots. About 17 minutes
+# with a warm cache (more on a busy machine), 4 to 10 more to build the
+# cached root file system (debootstrap) the first time; see README, Testing.
 vmtest:
 	MULTINIC_VMTEST=1 go test -count=1 -timeout 70m -v -run '^TestVM$$' ./vmtest
 

@@ -30,9 +30,10 @@ const (
 // Packages are installed into the image on top of debootstrap's minbase:
 // systemd as PID 1 with udev and logind (polkitd, which NetworkManager
 // needs, wants a logind), the network stacks the phases drive (networkd is
-// part of systemd; netplan; NetworkManager; ifupdown for its phase to
-// come), MariaDB, the kernel and an initramfs, and the tools the guest
-// driver and an operator use. Changing the list changes the cache key.
+// part of systemd; netplan; NetworkManager; ifupdown, its
+// networking.service disabled until its phase), MariaDB, the kernel and an
+// initramfs, and the tools the guest driver and an operator use. Changing
+// the list changes the cache key.
 var Packages = []string{
 	"systemd", "systemd-sysv", "libpam-systemd", "udev", "dbus",
 	"iproute2", "ethtool", "kmod", "procps", "iputils-ping", "curl", "ca-certificates",

@@ -17,9 +17,11 @@ import (
 // it: for each backend, the agent installed as the operator does (the
 // install script, or the .deb), started by systemd, its sandbox, health,
 // drift, hot-plug, kill -9, a database outage, reboots with the agent
-// disabled and enabled, and the uninstall. It takes 13 to 20 minutes (4 to
-// 10 more to build the root file system on a cold cache), so it runs only
-// when asked: MULTINIC_VMTEST=1 (make vmtest, scripts/test.sh).
+// disabled and enabled, and the uninstall; the netplan phase starts with
+// the takeover of a node the previous agent configured. It takes about 17
+// minutes on an idle machine (4 to 10 more to build the root file system on
+// a cold cache), so it runs only when asked: MULTINIC_VMTEST=1 (make
+// vmtest, scripts/test.sh).
 //
 // MULTINIC_VMTEST_CACHE (default /var/cache/multinic-vmtest) holds the
 // cached root file system, MULTINIC_VMTEST_DIR (default a new directory in

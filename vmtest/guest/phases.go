@@ -78,6 +78,10 @@ type phase struct {
 type before struct {
 	name, bootedName, installedName string
 	lay, booted, planned, installed func(*G, phase)
+	// addrKnownIssue, when set, says why the phase's network daemon
+	// removes and re-adds addresses on the links while the agent takes
+	// them over: they are reported, not checked.
+	addrKnownIssue string
 }
 
 // phases run in this order, each on the node the previous one left (the
