@@ -94,8 +94,13 @@ say "go test (demo module: the whole tour against the real agent)"
 say "fuzzing every parser for a short fixed time"
 for pkg in envfile plan netplan ifcfg keyfile networkd ifupdown; do
 	for target in $(go test -list '^Fuzz' "./internal/$pkg" | grep '^Fuzz'); do
-		go test -run '^$' -fuzz "^$target\$" -fuzztime 3s "./internal/$pkg" >/dev/null ||
-			{ say "fuzz $pkg.$target found a crasher: see internal/$pkg/testdata/fuzz/$target"; exit 1; }
+		# The fuzzer's output only when it fails: a crasher is saved under
+		# testdata/fuzz, and any other failure (a worker that hung) is said.
+		if ! out=$(go test -run '^$' -fuzz "^$target\$" -fuzztime 3s "./internal/$pkg" 2>&1); then
+			printf '%s\n' "$out" | tail -n 30
+			say "fuzz $pkg.$target failed (a crasher, if any, is in internal/$pkg/testdata/fuzz/$target)"
+			exit 1
+		fi
 	done
 done
 if [ "${MULTINIC_VMTEST:-1}" = 0 ]; then
