@@ -67,7 +67,9 @@ func TestReconcileOnRequest(t *testing.T) {
 
 	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:11:01")
 	n.ns.AddNIC(t, "ens5", "fa:16:3e:00:11:02")
-	d := n.startDaemon("POLL_INTERVAL=60s", "RECONCILE_TOKEN="+reconcileToken)
+	// No jitter: the first poll comes after the whole interval, not at a
+	// random moment that may fall in the burst below and count as a read.
+	d := n.startDaemon("POLL_INTERVAL=60s", "POLL_JITTER=0", "RECONCILE_TOKEN="+reconcileToken)
 	d.waitNotify(t, "READY=1", 10*time.Second)
 	sock := filepath.Join(n.root, "run/multinic-agent.sock")
 	st, err := os.Lstat(sock)
