@@ -150,10 +150,17 @@ func TestNetworkdBackendOnNetworkd(t *testing.T) {
 		return len(l.Addrs) == 1 && l.Addrs[0].String() == "10.30.0.61/24" && l.MTU == 1450
 	})
 
+	// The changed file's reload keeps the address (networkd.KeepStatic).
+	flaps := n.ns.WatchFlaps(t)
 	n.db.Exec(t, "UPDATE multi_interface SET mtu=1400 WHERE id=?", id)
 	n.once()
 	if n.ns.Link(t, "multinic0").MTU != 1400 {
 		t.Error("changed MTU not applied")
+	}
+	// networkd puts a removed address back within about 100 ms.
+	time.Sleep(500 * time.Millisecond)
+	if ev := flaps.Events(); len(ev) > 0 {
+		t.Errorf("the reload of the changed file interrupted traffic: %v", ev)
 	}
 	n.tool("networkctl", "reconfigure", "multinic0")
 	time.Sleep(500 * time.Millisecond)

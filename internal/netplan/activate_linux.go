@@ -5,6 +5,7 @@ package netplan
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -14,12 +15,16 @@ import (
 )
 
 // Activate runs netplan's generator once for the batch (see generate),
-// then, when systemd-networkd runs on the system at root, `networkctl
+// gives the generated files of the agent's interfaces the drop-in that
+// keeps their addresses through a reload (keepAddresses), then, when systemd-networkd runs on the system at root, `networkctl
 // reload` (which reconfigures only the links whose files changed), or
 // `netplan apply` where networkd predates reload (systemd 244).
 func (Backend) Activate(ctx context.Context, root rootfs.Root, changed []string) error {
 	if err := generate(ctx, string(root)); err != nil {
 		return err
+	}
+	if err := keepAddresses(root); err != nil {
+		return fmt.Errorf("netplan: %w (networkd not reloaded: it would take the addresses off the changed links for a moment)", err)
 	}
 	if !netconf.DaemonRuns(root, "/run/systemd/netif") {
 		return nil

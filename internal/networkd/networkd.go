@@ -67,12 +67,20 @@ func (Backend) Render(i netconf.Iface) []netconf.File {
 		unit.NewUnitOption("Link", "RequiredForOnline", "no"),
 		unit.NewUnitOption("Network", "DHCP", "no"),
 		unit.NewUnitOption("Network", "IPv6AcceptRA", "no"),
+		KeepStatic,
 	)
 	if i.Addr.IsValid() {
 		opts = append(opts, unit.NewUnitOption("Network", "Address", i.Addr.String()))
 	}
 	return []netconf.File{RenderLink(i), {Path: NetworkPath(i.Name), Mode: 0o644, Content: serialize(i.RowID, opts)}}
 }
+
+// KeepStatic keeps `networkctl reload` from taking the address off a link
+// whose .network changed. networkd (252 at least) reconfigures such a link
+// by marking its addresses foreign and removing those the new file does
+// not keep, and it removes the static address too unless the new file
+// says KeepConfiguration=static, then adds it back about 100 ms later.
+var KeepStatic = unit.NewUnitOption("Network", "KeepConfiguration", "static")
 
 // RenderLink returns the .link file that gives the NIC with i.MAC the name
 // i.Name when udev sees it (at boot or hot-plug).

@@ -40,13 +40,6 @@ var takeover = &before{
 	planned:       plannedTakeover,
 	installedName: "the takeover: the first cycle adopted its files with no flap",
 	installed:     adopted,
-	// TODO(takeover): seen by the VM (systemd 252): networkd removes
-	// multinic0's IPv4 address when it reconfigures the link and adds it
-	// again itself; the agent changes nothing live (checked). Either the
-	// activation of an adoption that changes nothing live skips the reload
-	// (networkd reads the files at the next reload or boot), or networkd
-	// keeps an address the new file still asks for. Then make it a check.
-	addrKnownIssue: "the activation of the adopted files (netplan generate, networkctl reload) makes systemd-networkd reconfigure each link whose generated .network changed (the agent's file also sets dhcp6, accept-ra and optional), and networkd removes the IPv4 address and adds it back itself",
 }
 
 // previousFile is the previous agent's file for a row.
@@ -141,6 +134,14 @@ func previousBooted(g *G, p phase) {
 			prevLinks[r.mac] = pl
 			out = append(out, fmt.Sprintf("%s index %d carrier_changes %s", l.Name, l.Index, pl.carrierChanges))
 		}
+		// The management NIC too: systemctl enable's daemon-reload makes
+		// netplan's generator write its .network again, and the agent's
+		// first reload then makes networkd reconfigure it.
+		mgmt, err := netlink.LinkByName("mgmt0")
+		if err != nil {
+			return "", fmt.Errorf("mgmt0: %w", err)
+		}
+		watched[mgmt.Attrs().Index] = "mgmt0"
 		if flaps, err = watchFlaps(watched); err != nil {
 			return "", err
 		}
@@ -320,16 +321,15 @@ func adopted(g *G, p phase) {
 		return fmt.Sprintf("%d links as before the install; %s", len(rows), networkd), nil
 	})
 	removed := seen.removed()
-	if known := p.before.addrKnownIssue; known != "" && len(removed) > 0 {
-		g.note("known issue: %d address removals while the agent took over: %s (%s; %s)", len(removed), strings.Join(removed, "; "), networkd, known)
-	} else {
-		g.check("no address removed from the links (kernel events from before the install until now)", func() (string, error) {
-			if len(removed) > 0 {
-				return "", fmt.Errorf("%s (%s)", strings.Join(removed, "; "), networkd)
-			}
-			return networkd, nil
-		})
-	}
+	// Without the agent's KeepConfiguration=static drop-in, networkd 252
+	// took the address off each link whose generated .network changed and
+	// put it back about 100 ms later.
+	g.check("no address removed from the links (kernel events from before the install until now)", func() (string, error) {
+		if len(removed) > 0 {
+			return "", fmt.Errorf("%s (%s)", strings.Join(removed, "; "), networkd)
+		}
+		return networkd, nil
+	})
 	g.check("netplan_success = 1 in every row", allSuccess)
 }
 
