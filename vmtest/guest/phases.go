@@ -325,28 +325,24 @@ func write(path, content string, mode os.FileMode) error {
 }
 
 func networkdStack(g *G) error {
-	if err := useNetworkd(); err != nil {
-		return err
-	}
-	if err := write("/etc/systemd/network/10-mgmt.network", mgmtNetwork, 0o644); err != nil {
-		return err
-	}
-	os.Remove("/etc/netplan/50-mgmt.yaml")
-	if _, err := sh("netplan", "generate"); err != nil {
-		return err
-	}
-	_, err := sh("networkctl", "reload")
-	return err
+	return networkdManages("/etc/systemd/network/10-mgmt.network", mgmtNetwork, 0o644, "/etc/netplan/50-mgmt.yaml")
 }
 
 func netplanStack(g *G) error {
+	return networkdManages("/etc/netplan/50-mgmt.yaml", mgmtNetplan, 0o600, "/etc/systemd/network/10-mgmt.network")
+}
+
+// networkdManages makes systemd-networkd the node's network daemon, with
+// the management NIC's configuration in the file mgmt (networkd's own or
+// netplan's) instead of the other one.
+func networkdManages(mgmt, content string, mode os.FileMode, other string) error {
 	if err := useNetworkd(); err != nil {
 		return err
 	}
-	if err := write("/etc/netplan/50-mgmt.yaml", mgmtNetplan, 0o600); err != nil {
+	if err := write(mgmt, content, mode); err != nil {
 		return err
 	}
-	os.Remove("/etc/systemd/network/10-mgmt.network")
+	os.Remove(other)
 	if _, err := sh("netplan", "generate"); err != nil {
 		return err
 	}
