@@ -57,6 +57,7 @@ packages:
 		rpm-post:rpm/post rpm-preun:rpm/preun rpm-postun:rpm/postun rpm-posttrans:rpm/posttrans; do \
 		sed -e '/^@config@$$/{r deployments/packaging/config.sh' -e 'd;}' \
 			-e '/^@takeover@$$/{r deployments/packaging/takeover.sh' -e 'd;}' \
+			-e '/^@netplan@$$/{r scripts/netplan-snapshot.sh' -e 'd;}' \
 			"deployments/packaging/$${s%%:*}" > "$(STAGE)/$${s#*:}" || exit 1; \
 		chmod 0755 "$(STAGE)/$${s#*:}"; \
 	done

@@ -479,7 +479,7 @@ func TestScriptsRefuseNonRoot(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"scripts/install-daemon.sh", "scripts/uninstall-daemon.sh", "scripts/common.sh", "deployments/" + unitFile, "deployments/" + templateFile} {
+	for _, f := range []string{"scripts/install-daemon.sh", "scripts/uninstall-daemon.sh", "scripts/common.sh", "scripts/netplan-snapshot.sh", "deployments/" + unitFile, "deployments/" + templateFile} {
 		data, err := os.ReadFile(filepath.Join(repoRoot, f))
 		if err != nil {
 			t.Fatal(err)

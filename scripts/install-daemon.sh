@@ -36,6 +36,8 @@ EOF
 
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
+# shellcheck source=netplan-snapshot.sh
+. "$(dirname "$0")/netplan-snapshot.sh"
 
 binary=""
 start=0
@@ -181,6 +183,7 @@ offline)
 	did "skipped" "systemctl daemon-reload$([ "$start" = 1 ] && echo ', start') ($why)"
 	;;
 running)
+	snapshot_netplan_output
 	systemctl daemon-reload
 	did "ran" "systemctl daemon-reload"
 	systemctl enable --quiet "$SERVICE"

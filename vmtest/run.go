@@ -348,7 +348,7 @@ func buildPayload(ctx context.Context, repo, dir string) ([]File, error) {
 		path string
 		mode os.FileMode
 	}{
-		{"scripts/install-daemon.sh", 0o755}, {"scripts/uninstall-daemon.sh", 0o755}, {"scripts/common.sh", 0o644},
+		{"scripts/install-daemon.sh", 0o755}, {"scripts/uninstall-daemon.sh", 0o755}, {"scripts/common.sh", 0o644}, {"scripts/netplan-snapshot.sh", 0o644},
 		{"deployments/systemd/multinic-agent.service", 0o644}, {"deployments/systemd/config.env.template", 0o644},
 	} {
 		files = append(files, File{Path: "/opt/multinic/" + f.path, Mode: f.mode, Src: filepath.Join(repo, f.path)})

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // outputDirs are where netplan's generator writes, under the root.
@@ -23,8 +24,10 @@ var outputDirs = []string{"run/systemd/network", "run/NetworkManager/system-conn
 // The previous files are kept as hard links in a directory under ROOT/run
 // (the same file system, so a rename puts them back atomically). Where a
 // link or a rename is refused, the generator's file stays, as it would
-// without this.
+// without this. The install's snapshot, when there is one, goes back
+// first (restoreInstalled).
 func keepUnchanged(root string, gen func() error) error {
+	restoreInstalled(root)
 	keep, err := os.MkdirTemp(filepath.Join(root, "run"), ".multinic-agent-netplan-")
 	if err != nil {
 		return gen()
@@ -72,4 +75,42 @@ func same(path, old string) bool {
 	}
 	y, err := os.ReadFile(old)
 	return err == nil && bytes.Equal(x, y)
+}
+
+// installSnapshot holds hard links to the files of /run/systemd/network as
+// they were before the daemon-reload of the package's postinst or of
+// scripts/install-daemon.sh, which make it (see restoreInstalled).
+const installSnapshot = "/run/.multinic-agent-netplan-install"
+
+// snapshotFresh is how long after the install its snapshot is used.
+const snapshotFresh = 15 * time.Minute
+
+// restoreInstalled puts back, inode and mtime, each file of
+// /run/systemd/network that the install's snapshot holds with the same
+// bytes and mode, then removes the snapshot. A daemon-reload (the
+// install's, and `systemctl enable`'s after it) runs netplan's systemd
+// generator, which writes every file there again; networkd's next reload,
+// the agent's first, would take each one for changed and reconfigure its
+// link, the management NIC's too, whose address goes for a moment (seen in
+// the VM). The snapshot serves once, and only while fresh: the longer
+// since the install, the likelier that someone else's reload has made
+// networkd read the new files, and putting the old ones back would then
+// be the change.
+func restoreInstalled(root string) {
+	dir := filepath.Join(root, installSnapshot)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return
+	}
+	defer os.RemoveAll(dir)
+	if time.Since(st.ModTime()) > snapshotFresh {
+		return
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		old := filepath.Join(dir, e.Name())
+		if p := filepath.Join(root, generatedDir, e.Name()); same(p, old) {
+			os.Rename(old, p)
+		}
+	}
 }
