@@ -44,5 +44,12 @@ func trimStartup() {
 		}
 		// The range is not Go memory, so it goes to the raw system call.
 		unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_PAGEOUT)
+		// Without read-around, a fault that brings a page back from the
+		// file reads that page alone, not the 128 kB around it, which the
+		// next faults would then map too. Measured (cmd/bench): the second
+		// agent of a run, started after the first had trimmed the same
+		// binary, idled with 8.8 MB of it resident, 6.3 MB with this; the
+		// first, 4.5 MB either way.
+		unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_RANDOM)
 	}
 }
