@@ -135,7 +135,7 @@ func TestNetworkdBackendOnNetworkd(t *testing.T) {
 	n.once()
 	l := n.ns.Link(t, "multinic0")
 	// networkctl reload returns before networkd has reconfigured the link.
-	eventually(t, 10*time.Second, "networkd configured multinic0 with the agent's file", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "networkd configured multinic0 with the agent's file", func() bool {
 		st := testenv.NetworkdLinkState(t, n.root, l.Index)
 		return st["NETWORK_FILE"] == "/etc/systemd/network/70-multinic0.network" && st["ADMIN_STATE"] == "configured"
 	})
@@ -145,7 +145,7 @@ func TestNetworkdBackendOnNetworkd(t *testing.T) {
 	n.ns.IP(t, "addr", "del", "10.30.0.61/24", "dev", "multinic0")
 	n.ns.IP(t, "link", "set", "multinic0", "mtu", "1500")
 	n.tool("networkctl", "reconfigure", "multinic0")
-	eventually(t, 10*time.Second, "networkd reapplied the agent's file", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "networkd reapplied the agent's file", func() bool {
 		l := n.ns.Link(t, "multinic0")
 		return len(l.Addrs) == 1 && l.Addrs[0].String() == "10.30.0.61/24" && l.MTU == 1450
 	})

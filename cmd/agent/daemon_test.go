@@ -65,20 +65,6 @@ func (d *daemonProc) waitNotify(t *testing.T, want string, within time.Duration)
 	}
 }
 
-// eventually polls cond every 50ms until it holds or the time is up.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for time.Since(start) < within {
-		if cond() {
-			return time.Since(start)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s", what, within)
-	return 0
-}
-
 func get(t *testing.T, c *http.Client, path string) (int, string) {
 	t.Helper()
 	resp, err := c.Get("http://127.0.0.1:8080" + path)
@@ -147,7 +133,7 @@ func TestDaemon(t *testing.T) {
 	// Hot-plug: the row first, then the NIC; the 60s poll is far away.
 	n.db.AddRow(t, "node1", "fa:16:3e:00:03:02", "s4", "10.30.0.32", nil)
 	n.ns.AddNIC(t, "ens5", "fa:16:3e:00:03:02")
-	took := eventually(t, 2*time.Second, "hot-plugged NIC converged", func() bool {
+	took := testenv.WaitFor(t, 2*time.Second, "hot-plugged NIC converged", func() bool {
 		l, ok := n.ns.Find(t, "multinic1")
 		return ok && len(l.Addrs) == 1 && l.Addrs[0].String() == "10.30.0.32/24" && l.Up
 	})
@@ -155,7 +141,7 @@ func TestDaemon(t *testing.T) {
 
 	// A change made by hand is repaired at once too.
 	n.ns.IP(t, "addr", "del", "10.30.0.31/24", "dev", "multinic0")
-	took = eventually(t, 5*time.Second, "removed address restored", func() bool {
+	took = testenv.WaitFor(t, 5*time.Second, "removed address restored", func() bool {
 		return len(n.ns.Link(t, "multinic0").Addrs) == 1
 	})
 	t.Logf("hand-removed address restored in %s", took)
@@ -200,7 +186,7 @@ func TestDaemonSurvivesDatabaseOutage(t *testing.T) {
 	fileBefore, _ := os.ReadFile(file)
 
 	proxy.Cut()
-	eventually(t, 5*time.Second, "503 unhealthy", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "503 unhealthy", func() bool {
 		code, body := get(t, c, "/")
 		return code == 503 && strings.Contains(body, `"status": "unhealthy"`) && strings.Contains(body, `"database_connected": false`)
 	})
@@ -210,7 +196,7 @@ func TestDaemonSurvivesDatabaseOutage(t *testing.T) {
 	if code, _ := get(t, c, "/healthz"); code != 200 {
 		t.Errorf("/healthz during the outage: %d (the loop is alive)", code)
 	}
-	eventually(t, 5*time.Second, "backoff rising and DB status 0", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "backoff rising and DB status 0", func() bool {
 		_, m := get(t, c, "/metrics")
 		return strings.Contains(m, "multinic_db_connection_status 0") && !strings.Contains(m, "multinic_polling_backoff_level 0")
 	})
@@ -221,7 +207,7 @@ func TestDaemonSurvivesDatabaseOutage(t *testing.T) {
 	}
 
 	proxy.Restore()
-	took := eventually(t, 8*time.Second, "healthy again", func() bool {
+	took := testenv.WaitFor(t, 8*time.Second, "healthy again", func() bool {
 		code, body := get(t, c, "/")
 		return code == 200 && strings.Contains(body, `"status": "healthy"`)
 	})
@@ -251,7 +237,7 @@ func TestSIGTERMDuringACycle(t *testing.T) {
 	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0d:01")
 	id := n.db.AddRow(t, "node1", "fa:16:3e:00:0d:01", "s4", "10.30.0.131", 1400)
 	d := n.startDaemon("POLL_INTERVAL=60s")
-	eventually(t, 10*time.Second, "activation started", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "activation started", func() bool {
 		_, err := os.Stat(filepath.Join(bin, "started"))
 		return err == nil
 	})
@@ -290,13 +276,13 @@ func TestDaemonNoticesAReturningDatabase(t *testing.T) {
 
 	proxy.Cut()
 	// Three failed cycles: the next poll is 8 s ± 4 s away.
-	eventually(t, 20*time.Second, "backoff level 3", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "backoff level 3", func() bool {
 		_, m := get(t, c, "/metrics")
 		return strings.Contains(m, "multinic_polling_backoff_level 3")
 	})
 	from := len(d.Output())
 	proxy.Restore()
-	eventually(t, 20*time.Second, "healthy again", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "healthy again", func() bool {
 		code, _ := get(t, c, "/")
 		return code == 200
 	})
@@ -344,12 +330,12 @@ func TestDaemonRepairsAFileEditedInPlace(t *testing.T) {
 	}
 	f.WriteAt(edited, 0)
 	f.Close()
-	eventually(t, 10*time.Second, "the file put back", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the file put back", func() bool {
 		got, _ := os.ReadFile(file)
 		return bytes.Equal(got, want)
 	})
 	n.db.Exec(t, "UPDATE multi_interface SET mtu = 1450 WHERE id = ?", id)
-	eventually(t, 10*time.Second, "the row's change applied", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the row's change applied", func() bool {
 		return n.ns.Link(t, "multinic0").MTU == 1450
 	})
 }

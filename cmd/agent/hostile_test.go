@@ -222,7 +222,7 @@ func TestAnUnreadableFileOrStateStopsOnlyWhatItMust(t *testing.T) {
 	d := n.startDaemonWith([]string{"setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"}, "POLL_INTERVAL=1s")
 	d.waitNotify(t, "READY=1", 10*time.Second)
 	n.db.Exec(t, "UPDATE multi_interface SET mtu = 1400 WHERE id IN (?, ?)", stuck, goes)
-	eventually(t, 10*time.Second, "the other row's change applies", func() bool { return n.ns.Link(t, "multinic1").MTU == 1400 })
+	testenv.WaitFor(t, 10*time.Second, "the other row's change applies", func() bool { return n.ns.Link(t, "multinic1").MTU == 1400 })
 	if n.ns.Link(t, "multinic0").MTU == 1400 {
 		t.Error("the row whose file cannot be read was changed")
 	}
@@ -275,10 +275,10 @@ func TestTheHealthPortCannotStarveTheAgent(t *testing.T) {
 	}
 
 	n.db.Exec(t, "UPDATE multi_interface SET mtu = 1400 WHERE id = ?", id)
-	took := eventually(t, 10*time.Second, "the row change applies during the load", func() bool { return n.ns.Link(t, "multinic0").MTU == 1400 })
+	took := testenv.WaitFor(t, 10*time.Second, "the row change applies during the load", func() bool { return n.ns.Link(t, "multinic0").MTU == 1400 })
 	t.Logf("row change applied %s into the load", took)
 	c := n.ns.HTTPClient()
-	took = eventually(t, 5*time.Second, "/healthz answers during the load", func() bool { code, _ := get(t, c, "/healthz"); return code == 200 })
+	took = testenv.WaitFor(t, 5*time.Second, "/healthz answers during the load", func() bool { code, _ := get(t, c, "/healthz"); return code == 200 })
 	t.Logf("/healthz answered %s into the load", took)
 	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", d.PID))
 	if strings.Contains(d.Output(), "too many open files") || len(fds) > 120 {
@@ -329,7 +329,7 @@ func TestSignalsDuringACycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 10*time.Second, "activation started", started(mark))
+		testenv.WaitFor(t, 10*time.Second, "activation started", started(mark))
 		once.Signal(syscall.SIGHUP)
 		<-once.Done()
 		if l := n.ns.Link(t, "multinic0"); l.MTU != 1400 || len(l.Addrs) != 1 || n.db.Success(t, id) != 1 {
@@ -348,7 +348,7 @@ func TestSignalsDuringACycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.Close()
-		eventually(t, 10*time.Second, "activation started", started(mark))
+		testenv.WaitFor(t, 10*time.Second, "activation started", started(mark))
 		r.Close() // the reader goes: every later write fails
 		err := cmd.Wait()
 		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() < 0 {
@@ -366,7 +366,7 @@ func TestSignalsDuringACycle(t *testing.T) {
 		d.waitNotify(t, "READY=1", 10*time.Second)
 		n.db.Exec(t, "UPDATE multi_interface SET mtu = 1300 WHERE id = ?", id)
 		d.Signal(syscall.SIGHUP)
-		eventually(t, 5*time.Second, "the cycle SIGHUP asks for applies the new MTU", func() bool { return n.ns.Link(t, "multinic0").MTU == 1300 })
+		testenv.WaitFor(t, 5*time.Second, "the cycle SIGHUP asks for applies the new MTU", func() bool { return n.ns.Link(t, "multinic0").MTU == 1300 })
 		select {
 		case <-d.Done():
 			t.Fatalf("run ended on SIGHUP: %v", d.Err())

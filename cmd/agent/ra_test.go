@@ -32,7 +32,7 @@ func TestManagedNICsNeverLearnFromRouterAdvertisements(t *testing.T) {
 	learnt := func(dev string) string {
 		return n.tool("ip", "-6", "-o", "addr", "show", "dev", dev, "scope", "global") + n.tool("ip", "-6", "route", "show", "dev", dev)
 	}
-	eventually(t, 10*time.Second, "the unmanaged NIC learns from the advertisements", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the unmanaged NIC learns from the advertisements", func() bool {
 		n.router(router, prefix)
 		out := learnt("eth9")
 		return strings.Contains(out, "2001:db8:99:") && strings.Contains(out, "default via fe80::")

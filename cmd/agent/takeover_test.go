@@ -224,7 +224,7 @@ func TestPreviousAgentStillRunning(t *testing.T) {
 	}
 
 	d := n.startDaemon()
-	eventually(t, 10*time.Second, "run says it waits", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "run says it waits", func() bool {
 		return strings.Contains(d.Output(), "waiting for the previous multinic-agent to stop") && strings.Contains(d.Output(), says)
 	})
 	time.Sleep(3 * time.Second)

@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// outputDirs are where netplan's generator writes, under the root.
-var outputDirs = []string{"run/systemd/network", "run/NetworkManager/system-connections", "run/udev/rules.d"}
+// outputDirs are where netplan's generator writes (node paths, under the
+// root), networkd's directory first.
+var outputDirs = []string{generatedDir, "/run/NetworkManager/system-connections", "/run/udev/rules.d"}
 
 // keepUnchanged runs gen, which rewrites every file it generates, then
 // puts back the previous file (its inode and mtime) wherever gen wrote the

@@ -6,7 +6,6 @@ package netplan
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -140,7 +139,7 @@ func TestReloadOfAnAdoptedFileKeepsTheAddress(t *testing.T) {
 				l := ns.Link(t, "multinic1")
 				return len(l.Addrs) == 1 && l.Addrs[0].String() == "10.30.0.11/24"
 			}
-			eventually(t, "networkd configured the previous file", configured)
+			testenv.WaitFor(t, 10*time.Second, "networkd configured the previous file", configured)
 			flaps := ns.WatchFlaps(t)
 			if err := root.WriteFile(p, ours, 0o644); err != nil {
 				t.Fatal(err)
@@ -155,11 +154,16 @@ func TestReloadOfAnAdoptedFileKeepsTheAddress(t *testing.T) {
 			}
 			index := ns.Link(t, "multinic1").Index
 			var st map[string]string
-			eventually(t, "networkd reconfigured the link with the new file", func() bool {
+			defer func() {
+				if t.Failed() {
+					t.Logf("networkd's state of multinic1: %v", st)
+				}
+			}()
+			testenv.WaitFor(t, 10*time.Second, "networkd reconfigured the link with the new file", func() bool {
 				st = testenv.NetworkdLinkState(t, string(root), index)
 				// The agent's file, not the previous one, says RequiredForOnline=no.
 				return st["ADMIN_STATE"] == "configured" && st["REQUIRED_FOR_ONLINE"] == "no"
-			}, func() string { return fmt.Sprint(st) })
+			})
 			// networkd puts a removed address back within about 100 ms.
 			time.Sleep(500 * time.Millisecond)
 			ev := flaps.Events()
@@ -174,19 +178,4 @@ func TestReloadOfAnAdoptedFileKeepsTheAddress(t *testing.T) {
 			}
 		})
 	}
-}
-
-// eventually waits up to 10 s for cond; seen, if given, says what was
-// seen instead.
-func eventually(t *testing.T, what string, cond func() bool, seen ...func() string) {
-	t.Helper()
-	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(50 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	for _, s := range seen {
-		what += " (seen: " + s() + ")"
-	}
-	t.Fatalf("%s: not within 10s", what)
 }

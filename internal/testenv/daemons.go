@@ -133,7 +133,7 @@ mount --bind %q /etc/NetworkManager/system-connections
 exec NetworkManager --no-daemon --config=%q`, filepath.Join(root, "run"), filepath.Join(dir, "varlib"), conns, conf)
 	env := []string{"DBUS_SYSTEM_BUS_ADDRESS=" + bus}
 	n.startInNamespace(t, "NetworkManager", script, env, filepath.Join(dir, "NetworkManager.log"))
-	waitFor(t, 10*time.Second, "NetworkManager running", func() bool {
+	WaitFor(t, 10*time.Second, "NetworkManager running", func() bool {
 		cmd := exec.Command("nmcli", "-t", "-f", "RUNNING", "general")
 		cmd.Env = append(os.Environ(), env...)
 		out, err := cmd.Output()
@@ -168,21 +168,26 @@ mount --bind %q /etc/systemd/network
 exec %s`, filepath.Join(root, "run"), netdir, bin)
 	env := []string{"DBUS_SYSTEM_BUS_ADDRESS=" + bus}
 	n.startInNamespace(t, "systemd-networkd", script, env, filepath.Join(dir, "networkd.log"))
-	waitFor(t, 10*time.Second, "systemd-networkd running", func() bool {
+	WaitFor(t, 10*time.Second, "systemd-networkd running", func() bool {
 		_, err := os.Stat(filepath.Join(root, "run/systemd/netif/state"))
 		return err == nil
 	})
 	return env
 }
 
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+// WaitFor polls cond every 50 ms until it holds, and returns how long that
+// took, or fails the test when within has passed.
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
-	for start := time.Now(); time.Since(start) < within; time.Sleep(50 * time.Millisecond) {
+	start := time.Now()
+	for time.Since(start) < within {
 		if cond() {
-			return
+			return time.Since(start)
 		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s: not within %s", what, within)
+	return 0
 }
 
 // NetworkdLinkState returns networkd's state file for a link (keys such as
