@@ -327,6 +327,9 @@ type kernelView struct {
 	links     []links.Link
 	protected map[int]string
 	reserved  []plan.Reserved
+	// raFor are the rows whose links' router advertisement settings the
+	// links hold: an idle cycle reads the same rows and has nothing to add.
+	raFor []store.Row
 }
 
 // monitor returns the kernel monitor, one of the handle's own when the
@@ -364,12 +367,16 @@ func (r *Reconciler) kernel(ctx context.Context, rows []store.Row) (*kernelView,
 
 // readRA reads what the links that rows name learn from the network.
 func (r *Reconciler) readRA(v *kernelView, rows []store.Row) {
+	if v.raFor != nil && slices.Equal(v.raFor, rows) {
+		return
+	}
 	macs := map[string]bool{}
 	for _, row := range rows {
 		if mac, err := netconf.NormalMAC(row.MAC); err == nil {
 			macs[mac] = true
 		}
 	}
+	failed := false
 	for k := range v.links {
 		l := &v.links[k]
 		if !macs[l.MAC] || l.RA.Known {
@@ -378,9 +385,14 @@ func (r *Reconciler) readRA(v *kernelView, rows []store.Row) {
 		ra, err := v.snap.RA(l.Index)
 		if err != nil {
 			r.Log.Warn("cannot read whether a NIC learns from router advertisements", "name", l.Name, "error", err)
+			failed = true
 			continue
 		}
 		l.RA = ra
+	}
+	if !failed {
+		// The next cycle tries again after a failure.
+		v.raFor = slices.Clone(rows)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -33,6 +34,11 @@ type quietConn struct {
 	// last is the end of the last read or write: a connection idle for
 	// longer than idleCheck is checked before it is written to again.
 	last time.Time
+
+	// stopped is set by conns.interrupt: every read and write fails from
+	// then on, the one in flight too, whatever deadline the driver sets.
+	stopped atomic.Bool
+	owner   *conns
 }
 
 // idleCheck is how long a connection must have been idle before a write
@@ -42,7 +48,84 @@ type quietConn struct {
 // handshake's reads and writes follow each other at once.
 const idleCheck = 500 * time.Millisecond
 
-func init() { quietDial = dialQuiet }
+// conns are the connections a store has open: interrupt stops them all.
+type conns struct {
+	mu   sync.Mutex
+	open map[*quietConn]struct{}
+	// stopping refuses new connections while an interrupted statement
+	// ends, so that database/sql does not retry it on a fresh one.
+	stopping bool
+}
+
+func newConns() *conns { return &conns{open: map[*quietConn]struct{}{}} }
+
+// errInterrupted is what reads and writes return once interrupted.
+var errInterrupted = errors.New("database statement interrupted: the agent is stopping")
+
+func (cs *conns) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	cs.mu.Lock()
+	stopping := cs.stopping
+	cs.mu.Unlock()
+	if stopping {
+		return nil, errInterrupted
+	}
+	c, err := dialQuiet(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if q, ok := c.(*quietConn); ok {
+		q.owner = cs
+		cs.mu.Lock()
+		cs.open[q] = struct{}{}
+		if cs.stopping {
+			q.stop()
+		}
+		cs.mu.Unlock()
+	}
+	return c, nil
+}
+
+// interrupt stops every open connection and refuses new ones until resume.
+func (cs *conns) interrupt() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.stopping = true
+	for c := range cs.open {
+		c.stop()
+	}
+}
+
+func (cs *conns) resume() {
+	cs.mu.Lock()
+	cs.stopping = false
+	cs.mu.Unlock()
+}
+
+// rowsContext returns the context for a read of the rows and a function to
+// call when the read is over, which returns ctx's error if ctx ended the
+// read. The statement's context cannot be cancelled: database/sql would
+// start a goroutine per statement to watch it, and the driver hand each
+// statement to another, which are most of an idle cycle's scheduling.
+// Each read and write is bounded by the driver's ReadTimeout and
+// WriteTimeout; the end of ctx interrupts the connections instead.
+func (s *Store) rowsContext(ctx context.Context) (context.Context, func() error) {
+	if ctx.Done() == nil {
+		return ctx, func() error { return nil }
+	}
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		s.conns.interrupt()
+		close(done)
+	})
+	return context.WithoutCancel(ctx), func() error {
+		if stop() {
+			return nil
+		}
+		<-done
+		s.conns.resume()
+		return ctx.Err()
+	}
+}
 
 // dialQuiet dials the server and returns a quietConn over the socket.
 func dialQuiet(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -65,6 +148,42 @@ func dialQuiet(ctx context.Context, network, addr string) (net.Conn, error) {
 	return &quietConn{Conn: c, raw: raw, last: time.Now()}, nil
 }
 
+// stop makes the read or write in flight, and every later one, fail.
+func (c *quietConn) stop() {
+	c.stopped.Store(true)
+	c.Conn.SetDeadline(time.Unix(1, 0))
+}
+
+func (c *quietConn) SetDeadline(t time.Time) error {
+	if c.stopped.Load() {
+		t = time.Unix(1, 0)
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *quietConn) SetReadDeadline(t time.Time) error {
+	if c.stopped.Load() {
+		t = time.Unix(1, 0)
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *quietConn) SetWriteDeadline(t time.Time) error {
+	if c.stopped.Load() {
+		t = time.Unix(1, 0)
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *quietConn) Close() error {
+	if c.owner != nil {
+		c.owner.mu.Lock()
+		delete(c.owner.open, c)
+		c.owner.mu.Unlock()
+	}
+	return c.Conn.Close()
+}
+
 func (c *quietConn) touch() {
 	c.mu.Lock()
 	c.last = time.Now()
@@ -72,6 +191,9 @@ func (c *quietConn) touch() {
 }
 
 func (c *quietConn) Read(p []byte) (int, error) {
+	if c.stopped.Load() {
+		return 0, errInterrupted
+	}
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -98,6 +220,9 @@ func (c *quietConn) Read(p []byte) (int, error) {
 		}
 	})
 	c.touch()
+	if err != nil && c.stopped.Load() {
+		return n, errInterrupted
+	}
 	if err != nil {
 		return n, err
 	}
@@ -105,6 +230,9 @@ func (c *quietConn) Read(p []byte) (int, error) {
 }
 
 func (c *quietConn) Write(p []byte) (int, error) {
+	if c.stopped.Load() {
+		return 0, errInterrupted
+	}
 	c.mu.Lock()
 	idle := time.Since(c.last) > idleCheck
 	c.mu.Unlock()
@@ -135,6 +263,9 @@ func (c *quietConn) Write(p []byte) (int, error) {
 		return true
 	})
 	c.touch()
+	if err != nil && c.stopped.Load() {
+		return n, errInterrupted
+	}
 	if err != nil {
 		return n, err
 	}
@@ -175,4 +306,8 @@ func (c *quietConn) check() error {
 		return errors.Join(driver.ErrBadConn, serr)
 	}
 	return nil
+}
+
+func (cs *conns) dialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return cs.dial
 }

@@ -76,6 +76,7 @@ type Store struct {
 	query         string
 	update        string
 	observe       func(string, time.Duration)
+	conns         *conns
 	// raw is the last result's columns as Rows encodes them, lastRaw and
 	// rows those of the last result it parsed.
 	mu           sync.Mutex
@@ -88,9 +89,6 @@ func (s *Store) took(kind string, start time.Time) {
 		s.observe(kind, time.Since(start))
 	}
 }
-
-// quietDial dials the database; nil means the driver's own dialer.
-var quietDial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // Open prepares a pool; it does not connect until the first query.
 func Open(o Options, nodes []string) (*Store, error) {
@@ -116,8 +114,10 @@ func Open(o Options, nodes []string) (*Store, error) {
 	c.ClientFoundRows = true
 	c.Timeout = o.Timeout
 	// On Linux the connection's reads and writes skip the runtime's
-	// system-call bookkeeping (conn_linux.go).
-	c.DialFunc = quietDial
+	// system-call bookkeeping, and the end of a read's context interrupts
+	// them (conn_linux.go).
+	cs := newConns()
+	c.DialFunc = cs.dialer()
 	c.ReadTimeout = o.Timeout
 	c.WriteTimeout = o.Timeout
 	if o.Log != nil {
@@ -144,6 +144,7 @@ func Open(o Options, nodes []string) (*Store, error) {
 		nodes:   nodes,
 		timeout: o.Timeout,
 		observe: o.Observe,
+		conns:   cs,
 		query: `SELECT i.id, i.port_id, i.subnet_id, i.macaddress, i.attached_node_name,
 	i.netplan_success, i.address, i.mtu, s.cidr
 FROM multi_interface i LEFT JOIN multi_subnet s ON s.subnet_id = i.subnet_id
@@ -195,11 +196,18 @@ func (s *Store) args(extra ...any) []any {
 }
 
 // Rows reads this node's rows, ordered by id, in one statement.
-func (s *Store) Rows(ctx context.Context) ([]Row, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
+func (s *Store) Rows(ctx context.Context) (_ []Row, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("reading multi_interface rows: %w", err)
+	}
+	qctx, done := s.rowsContext(ctx)
+	defer func() {
+		if cerr := done(); cerr != nil {
+			err = fmt.Errorf("reading multi_interface rows: %w", cerr)
+		}
+	}()
 	defer s.took("select_rows", time.Now())
-	rs, err := s.db.QueryContext(ctx, s.query, s.args()...)
+	rs, err := s.db.QueryContext(qctx, s.query, s.args()...)
 	if err != nil {
 		return nil, s.explain(fmt.Errorf("reading multi_interface rows: %w", err))
 	}

@@ -321,3 +321,61 @@ func TestAConnectionTheServerClosedIsReplaced(t *testing.T) {
 		}
 	}
 }
+
+// A read that waits on the server (here, another session's table lock)
+// ends as soon as its context does, with the context's error, and the
+// store reads again once the server answers: the read's statement is not
+// cancellable itself (rowsContext), the end of the context interrupts it.
+func TestRowsEndWithTheirContext(t *testing.T) {
+	db := testenv.NewDB(t)
+	db.AddRow(t, "node1", "fa:16:3e:00:00:01", "s4", "10.0.0.5", 1500)
+	s, err := store.Open(store.Options{Socket: db.Socket, User: "root", Name: db.Name, MaxOpen: 2, MaxIdle: 2, Timeout: 30 * time.Second}, []string{"node1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// A pooled connection first, so that the interrupt meets an idle one
+	// as well as the one in flight.
+	if _, err := s.Rows(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(context.Background(), "LOCK TABLES multi_interface WRITE, multi_subnet WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan error, 1)
+	go func() {
+		_, err := s.Rows(ctx)
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("the read did not wait for the lock: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	cancel()
+	select {
+	case err := <-got:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("interrupted read: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read went on after its context ended (the store's timeout is 30 s)")
+	}
+	if _, err := lock.ExecContext(context.Background(), "UNLOCK TABLES"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.Rows(context.Background())
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("after the interrupt: %d rows, %v", len(rows), err)
+	}
+	// A context that has ended reads nothing.
+	if _, err := s.Rows(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("read with an ended context: %v", err)
+	}
+}
