@@ -40,7 +40,8 @@ type Options struct {
 	TLS, TLSCA                         string
 	MaxOpen, MaxIdle                   int
 	MaxLifetime                        time.Duration
-	// Timeout bounds dialing and each query.
+	// Timeout bounds dialing, each read and write on a connection, and
+	// each statement but the read of the rows, which its context ends.
 	Timeout time.Duration
 	// Observe, when set, is told how long each statement took, by kind
 	// (select_rows, update_success, ping).
