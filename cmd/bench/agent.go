@@ -263,21 +263,13 @@ func (g *rig) align(offset time.Duration) error {
 	return nil
 }
 
-// scrapeSettle is the wait between a window's first scrape and its start.
-const scrapeSettle = 200 * time.Millisecond
-
 // window measures one running agent over d. With align, it starts half
 // a second after a cycle, so that a window of whole seconds at
 // POLL_INTERVAL=1s has its edges between cycles and the cycle counter
 // and the server's counters see the same cycles.
-//
-// The window starts scrapeSettle after the scrape that reads the cycle
-// counter: the scrape is the harness's, not the agent's idle work, and its
-// system calls wake the Go runtime's monitor thread, which then polls every
-// 20 µs for about 10 ms.
 func (g *rig) window(a *agentProc, d time.Duration, align bool) (window, error) {
 	if align {
-		if err := g.align(490*time.Millisecond - scrapeSettle); err != nil {
+		if err := g.align(490 * time.Millisecond); err != nil {
 			return window{}, err
 		}
 	}
@@ -285,7 +277,6 @@ func (g *rig) window(a *agentProc, d time.Duration, align bool) (window, error) 
 	if err != nil {
 		return window{}, err
 	}
-	time.Sleep(scrapeSettle)
 	s0, t0, err := schedCPU(a.PID)
 	if err != nil {
 		return window{}, err
@@ -754,6 +745,9 @@ func (g *rig) latency(base string) error {
 	var err error
 	if lat.Idle, err = g.idleOf(g.o.Binary, base+"i", 0xd1); err != nil {
 		return fmt.Errorf("idle: %w", err)
+	}
+	if lat.Floor, err = g.floorOf("bench-" + base + "i"); err != nil {
+		return fmt.Errorf("floor: %w", err)
 	}
 	if err := g.hotplugVariants(g.o.Binary, lat, base); err != nil {
 		return err

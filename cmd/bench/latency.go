@@ -79,7 +79,9 @@ type Latency struct {
 	Outage  []OutageRun  `json:"outage"`
 	// RequestMs is POST /reconcile after a row was written, to its
 	// answer; RequestOK says whether the row was at 1 when it came.
-	Idle        *IdleRun  `json:"idle,omitempty"`
+	Idle *IdleRun `json:"idle,omitempty"`
+	// Floor are windows of floorClient reading Idle's node's rows.
+	Floor       []window  `json:"floor,omitempty"`
 	RequestMs   []float64 `json:"request_ms,omitempty"`
 	RequestOK   []bool    `json:"request_ok,omitempty"`
 	RequestCmds []string  `json:"request_cycle_triggers,omitempty"`

@@ -131,6 +131,8 @@ func mainErr(args []string) error {
 		part, args = args[0], args[1:]
 	}
 	switch part {
+	case "floor-client":
+		return floorClient(args)
 	case "all", "agent", "fleet", "doc":
 	default:
 		return fmt.Errorf("unknown part %q: all, agent, fleet or doc", part)
