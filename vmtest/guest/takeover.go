@@ -403,7 +403,15 @@ func watchFlaps(watched map[int]string) (*flapWatch, error) {
 	w := &flapWatch{start: time.Now(), watched: watched, up: map[int]bool{}, done: make(chan struct{})}
 	lch := make(chan netlink.LinkUpdate, 256)
 	ach := make(chan netlink.AddrUpdate, 256)
-	fail := func(err error) { w.link("subscription error: %v", err) }
+	// Closing done closes the sockets, and a receive cut short that way
+	// ends with EAGAIN: only an error before that is one.
+	fail := func(err error) {
+		select {
+		case <-w.done:
+		default:
+			w.link("subscription error: %v", err)
+		}
+	}
 	if err := netlink.LinkSubscribeWithOptions(lch, w.done, netlink.LinkSubscribeOptions{ErrorCallback: fail}); err != nil {
 		close(w.done)
 		return nil, err
