@@ -307,7 +307,3 @@ func (c *quietConn) check() error {
 	}
 	return nil
 }
-
-func (cs *conns) dialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return cs.dial
-}

@@ -118,7 +118,7 @@ func Open(o Options, nodes []string) (*Store, error) {
 	// system-call bookkeeping, and the end of a read's context interrupts
 	// them (conn_linux.go).
 	cs := newConns()
-	c.DialFunc = cs.dialer()
+	c.DialFunc = cs.dial
 	c.ReadTimeout = o.Timeout
 	c.WriteTimeout = o.Timeout
 	if o.Log != nil {
