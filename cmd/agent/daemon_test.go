@@ -168,6 +168,19 @@ func TestDaemon(t *testing.T) {
 	d.waitNotify(t, "STOPPING=1", time.Second)
 }
 
+// TestWatchdogBeatsBetweenPolls: cycles are the watchdog's heartbeat, and
+// between polls further apart than half of WatchdogSec the agent still
+// notifies WATCHDOG=1 (systemd would otherwise kill a healthy agent).
+func TestWatchdogBeatsBetweenPolls(t *testing.T) {
+	n := newNode(t)
+	d := n.startDaemon("POLL_INTERVAL=60s", "WATCHDOG_USEC=1000000")
+	d.waitNotify(t, "READY=1", 10*time.Second)
+	// Every 500 ms: three within 5 s leave room for a slow machine.
+	for range 3 {
+		d.waitNotify(t, "WATCHDOG=1", 5*time.Second)
+	}
+}
+
 func TestDaemonSurvivesDatabaseOutage(t *testing.T) {
 	n := newNode(t)
 	proxy := testenv.NewProxy(t, n.db.Socket)

@@ -47,7 +47,8 @@ type window struct {
 	CPUNs   int64              `json:"cpu_ns"`    // schedstat, all threads
 	Ticks   int64              `json:"cpu_ticks"` // /proc/PID/stat utime+stime
 	CtxSw   int64              `json:"ctx_switches"`
-	SQL     map[string]float64 `json:"sql"` // status deltas, harness overhead removed
+	Faults  int64              `json:"page_faults"` // minor and major
+	SQL     map[string]float64 `json:"sql"`         // status deltas, harness overhead removed
 	Threads bool               `json:"threads_stable"`
 }
 
@@ -305,7 +306,7 @@ func (g *rig) window(a *agentProc, d time.Duration, align bool) (window, error) 
 		return window{}, err
 	}
 	w := window{Seconds: secs, Cycles: c1 - c0, CPUNs: s1 - s0, Ticks: (p1.Utime + p1.Stime) - (p0.Utime + p0.Stime),
-		CtxSw: x1 - x0, SQL: map[string]float64{}, Threads: slices.Equal(t0, t1)}
+		CtxSw: x1 - x0, Faults: (p1.MinFlt + p1.MajFlt) - (p0.MinFlt + p0.MajFlt), SQL: map[string]float64{}, Threads: slices.Equal(t0, t1)}
 	dq := q1.minus(q0)
 	for _, k := range statusVars {
 		w.SQL[k] = dq[k] - g.over[k]
@@ -347,7 +348,7 @@ func (g *rig) idle(ns *harness.Netns, node, root string) error {
 		if err != nil {
 			return err
 		}
-		logf("idle window %d/%d: %.0f cycles, %.3f ms CPU/cycle, %.0f statements (%.0f SELECT)", i+1, g.o.Runs, w.Cycles, float64(w.CPUNs)/1e6/w.Cycles, w.SQL["Questions"], w.SQL["Com_select"])
+		logf("idle window %d/%d: %.0f cycles, %.3f ms CPU/cycle, %.1f page faults/cycle, %.0f statements (%.0f SELECT)", i+1, g.o.Runs, w.Cycles, float64(w.CPUNs)/1e6/w.Cycles, float64(w.Faults)/w.Cycles, w.SQL["Questions"], w.SQL["Com_select"])
 		g.res.Busy = append(g.res.Busy, w)
 	}
 	if g.res.Mem, err = readMem(a.PID); err != nil {

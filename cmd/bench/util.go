@@ -67,6 +67,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // procStat is what /proc/PID/stat says about CPU: user and system time in
 // clock ticks, the process's own threads (dead ones included).
 type procStat struct {
+	MinFlt, MajFlt int64 // page faults, all threads
 	Utime, Stime   int64
 	CUtime, CStime int64 // waited-for children
 }
@@ -88,7 +89,7 @@ func readProcStat(pid int) (procStat, error) {
 		return procStat{}, fmt.Errorf("/proc/%d/stat: too few fields", pid)
 	}
 	num := func(k int) int64 { v, _ := strconv.ParseInt(f[k-3], 10, 64); return v }
-	return procStat{Utime: num(14), Stime: num(15), CUtime: num(16), CStime: num(17)}, nil
+	return procStat{MinFlt: num(10), MajFlt: num(12), Utime: num(14), Stime: num(15), CUtime: num(16), CStime: num(17)}, nil
 }
 
 // schedCPU sums the first field of /proc/PID/task/*/schedstat: nanoseconds

@@ -19,6 +19,7 @@ import (
 	"github.com/multinic-agent/multinic-agent/internal/health"
 	"github.com/multinic-agent/multinic-agent/internal/links"
 	"github.com/multinic-agent/multinic-agent/internal/metrics"
+	"github.com/multinic-agent/multinic-agent/internal/netconf"
 	"github.com/multinic-agent/multinic-agent/internal/netmon"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
@@ -222,18 +223,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	reprobe()
 	pending, waiting := false, false
+	// A cycle is a heartbeat (it notifies WATCHDOG=1 and beats health):
+	// the watchdog timer only fills the gaps between cycles, so at a poll
+	// interval shorter than Watchdog it never wakes the agent.
 	var tick <-chan time.Time
+	rewind := func() {}
 	if d.Watchdog > 0 {
-		t := time.NewTicker(d.Watchdog)
+		t := time.NewTimer(d.Watchdog)
 		defer t.Stop()
 		tick = t.C
+		rewind = func() { t.Reset(d.Watchdog) }
+	}
+	cycle := func(why string) {
+		d.cycle(ctx, why)
+		rewind()
 	}
 	// after runs a cycle that did not come from the poll timer: one that
 	// ends a backoff (it reached the database) brings the next poll back
 	// to the interval instead of the backoff's wait.
 	after := func(why string) {
 		level := d.level
-		d.cycle(ctx, why)
+		cycle(why)
 		if level > 0 && d.level == 0 {
 			poll.Reset(d.Schedule.Next(0, random()))
 		}
@@ -247,8 +257,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-tick:
 			d.Health.Beat()
 			d.notify("WATCHDOG=1")
+			rewind()
 		case <-poll.C():
-			d.cycle(ctx, "poll")
+			cycle("poll")
 			poll.Reset(d.Schedule.Next(d.level, random()))
 			reprobe()
 		case <-probe.C:
@@ -377,6 +388,12 @@ func (d *Daemon) cycle(ctx context.Context, why string) {
 			w.ch <- out
 		}
 	}()
+	d.record(why, res, err, took)
+}
+
+// record keeps what a cycle's result says: the metrics, the backoff, the
+// log, the links to watch and the health snapshot.
+func (d *Daemon) record(why string, res reconcile.Result, err error, took time.Duration) {
 	d.Metrics.ObserveCycle(res, err, took)
 	d.unreachable = err != nil && d.Unreachable != nil && d.Unreachable(err)
 	if err != nil {
@@ -396,7 +413,7 @@ func (d *Daemon) cycle(ctx context.Context, why string) {
 				"changed", res.Changed, "removed", res.Removed, "duration_ms", took.Milliseconds(),
 				slog.Group("phases_ms", "read", ms(ph.Read), "gateways", ms(ph.Gateways), "apply", ms(ph.Apply),
 					"activate", ms(ph.Activate), "verify", ms(ph.Verify), "check", ms(ph.Check), "report", ms(ph.Report)))
-		} else {
+		} else if d.Log.Enabled(context.Background(), slog.LevelDebug) {
 			d.Log.Debug("reconcile finished: in sync", "trigger", why, "rows", len(res.Rows), "duration_ms", took.Milliseconds())
 		}
 	}
@@ -410,7 +427,12 @@ func (d *Daemon) watch(res reconcile.Result) {
 	if res.Rows == nil && res.Plan.Ifaces == nil {
 		return // a failed read: keep watching what we knew
 	}
-	d.watchIdx, d.watchMAC = map[int]bool{}, map[string]bool{}
+	// Cleared, not made again: an idle cycle allocates nothing here.
+	if d.watchIdx == nil {
+		d.watchIdx, d.watchMAC = map[int]bool{}, map[string]bool{}
+	}
+	clear(d.watchIdx)
+	clear(d.watchMAC)
 	for _, it := range res.Plan.Ifaces {
 		if it.Want.MAC != "" {
 			d.watchMAC[it.Want.MAC] = true
@@ -445,7 +467,10 @@ func (d *Daemon) snapshot(res reconcile.Result, err error) health.Snapshot {
 			return s
 		}
 	}
-	s.Interfaces = make([]health.Interface, 0, len(res.Rows))
+	// Built on the stack, copied only when it differs from the last list:
+	// an idle cycle's is the same, and health then knows it unchanged.
+	var buf [netconf.MaxInterfaces]health.Interface
+	list := buf[:0]
 	for _, row := range res.Rows {
 		i := health.Interface{ID: row.ID, Name: row.Name, MAC: row.MAC, Address: row.Address, MTU: row.MTU, State: row.State}
 		if row.Err != nil {
@@ -457,9 +482,12 @@ func (d *Daemon) snapshot(res reconcile.Result, err error) health.Snapshot {
 		case "success":
 			d.processed++
 		}
-		s.Interfaces = append(s.Interfaces, i)
+		list = append(list, i)
 	}
-	slices.SortFunc(s.Interfaces, func(a, b health.Interface) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(list, func(a, b health.Interface) int { return cmp.Compare(a.ID, b.ID) })
+	if prev.Interfaces == nil || !slices.Equal(list, prev.Interfaces) {
+		s.Interfaces = append(make([]health.Interface, 0, len(list)), list...)
+	}
 	s.ProcessedVMs, s.FailedConfigs = d.processed, d.failed
 	return s
 }

@@ -95,17 +95,24 @@ func NewState(liveness time.Duration) *State {
 
 // Set replaces the snapshot and counts as a heartbeat.
 func (s *State) Set(snap Snapshot) {
-	managed := map[netip.Addr]bool{}
-	for _, i := range snap.Interfaces {
-		if p, err := netip.ParsePrefix(i.Address); err == nil {
-			managed[p.Addr()] = true
-		}
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The same list of interfaces (an idle cycle keeps the last slice)
+	// manages the same addresses.
+	if !sameSlice(snap.Interfaces, s.snap.Interfaces) || s.managed == nil {
+		s.managed = map[netip.Addr]bool{}
+		for _, i := range snap.Interfaces {
+			if p, err := netip.ParsePrefix(i.Address); err == nil {
+				s.managed[p.Addr()] = true
+			}
+		}
+	}
 	s.snap = snap
-	s.managed = managed
 	s.beat = s.clock()
+}
+
+func sameSlice(a, b []Interface) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // Managed reports whether a is the address of a row's NIC: the health port

@@ -152,9 +152,7 @@ func (m *Metrics) ObserveCycle(res reconcile.Result, err error, took time.Durati
 		m.dbStatus.Set(1)
 		m.lastSuccess.Set(float64(time.Now().UnixNano()) / 1e9)
 	}
-	counts := map[string]int{}
 	for _, row := range res.Rows {
-		counts[row.State]++
 		for _, d := range row.Drifts {
 			m.drifts.WithLabelValues(d).Inc()
 		}
@@ -171,7 +169,13 @@ func (m *Metrics) ObserveCycle(res reconcile.Result, err error, took time.Durati
 		}
 	}
 	for _, s := range States {
-		m.interfaces.WithLabelValues(s).Set(float64(counts[s]))
+		n := 0
+		for _, row := range res.Rows {
+			if row.State == s {
+				n++
+			}
+		}
+		m.interfaces.WithLabelValues(s).Set(float64(n))
 	}
 	m.orphansDeleted.Add(float64(len(res.Removed)))
 }

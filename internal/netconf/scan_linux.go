@@ -93,7 +93,8 @@ func (k fileKey) settled() bool {
 const fullScanEvery = 5 * time.Minute
 
 // Scan returns every regular file at a path one of the backends owns,
-// sorted by path.
+// sorted by path. The slice may be the one the last Scan returned: callers
+// read it and never modify it.
 func (s *Scanner) Scan() ([]Owned, error) {
 	if !s.Watch {
 		return s.scan()
@@ -107,7 +108,7 @@ func (s *Scanner) Scan() ([]Owned, error) {
 		s.watch = w
 	}
 	if s.lastOK && !s.watch.changed() && time.Since(s.lastFull) < fullScanEvery {
-		return slices.Clone(s.last), nil
+		return s.last, nil
 	}
 	// Watched before the scan reads anything: a change during the scan is
 	// reported to the next one.
@@ -118,7 +119,7 @@ func (s *Scanner) Scan() ([]Owned, error) {
 	start := time.Now()
 	out, err := s.scan()
 	s.lastOK = err == nil && s.settled() && s.watch.ok()
-	s.last, s.lastFull = slices.Clone(out), start
+	s.last, s.lastFull = out, start
 	return out, err
 }
 

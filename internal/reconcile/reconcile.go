@@ -540,12 +540,16 @@ func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 // hangs (a row locked by another transaction) or is gone holds the cycle
 // once, not once per row.
 func (r *Reconciler) report(ctx context.Context, res *Result) error {
-	ctx, cancel := context.WithTimeout(ctx, r.Store.Timeout())
-	defer cancel()
+	var cancel context.CancelFunc
 	for k, it := range res.Plan.Ifaces {
 		ok := res.Rows[k].Err == nil
 		if ok == it.Row.Success || res.Rows[k].Skipped {
 			continue
+		}
+		if cancel == nil {
+			// Made for the first write: an idle cycle writes nothing.
+			ctx, cancel = context.WithTimeout(ctx, r.Store.Timeout())
+			defer cancel()
 		}
 		if err := r.Store.SetSuccess(ctx, it.Row.ID, ok); err != nil {
 			if errors.Is(err, store.ErrRowGone) {

@@ -66,6 +66,9 @@ func loadState(path string) *state {
 // confirmedAbsent returns the files whose rows have been absent since at
 // least min ago: the next read without them removes them.
 func (s *state) confirmedAbsent(now time.Time, min time.Duration) map[string]bool {
+	if len(s.AbsentSince) == 0 {
+		return nil
+	}
 	m := make(map[string]bool, len(s.AbsentSince))
 	for p, since := range s.AbsentSince {
 		if now.Sub(since) >= min {
@@ -78,6 +81,10 @@ func (s *state) confirmedAbsent(now time.Time, min time.Duration) map[string]boo
 // setAbsent records the files absent from this read, keeping the time of
 // those already absent before.
 func (s *state) setAbsent(paths []string, now time.Time) {
+	if len(paths) == 0 {
+		s.AbsentSince = nil
+		return
+	}
 	next := make(map[string]time.Time, len(paths))
 	for _, p := range paths {
 		since, ok := s.AbsentSince[p]
@@ -86,14 +93,17 @@ func (s *state) setAbsent(paths []string, now time.Time) {
 		}
 		next[p] = since.UTC()
 	}
-	if len(next) == 0 {
-		next = nil
-	}
 	s.AbsentSince = next
 }
 
+// emptyState is the state with nothing absent and nothing to activate.
+const emptyState = "{}"
+
 // save writes the state, only when it changed.
 func (s *state) save() error {
+	if len(s.AbsentSince) == 0 && len(s.Activate) == 0 && len(s.Absent) == 0 && string(s.written) == emptyState {
+		return nil // the usual state, already written: nothing to encode
+	}
 	data, err := json.Marshal(s)
 	if err != nil {
 		return err
