@@ -78,7 +78,7 @@ BENCH_ARGS ?=
 # The revision whose agent is measured beside this one (hot-plug, outage,
 # idle cost): the figures "before". Empty: none.
 BENCH_BASELINE ?= 8b9e77d
-BENCH_PKGS := ./internal/plan ./internal/netplan ./internal/ifcfg ./internal/keyfile ./internal/networkd ./internal/reconcile
+BENCH_PKGS := ./internal/plan ./internal/netplan ./internal/ifcfg ./internal/keyfile ./internal/networkd ./internal/reconcile ./internal/daemon
 BENCH_GO   := go test -run '^$$' -bench . -benchmem -count 5 $(BENCH_PKGS)
 
 bench:
