@@ -5,16 +5,11 @@ package daemon
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
 
-	"github.com/multinic-agent/multinic-agent/internal/health"
-	"github.com/multinic-agent/multinic-agent/internal/metrics"
 	"github.com/multinic-agent/multinic-agent/internal/netconf"
-	"github.com/multinic-agent/multinic-agent/internal/netplan"
 	"github.com/multinic-agent/multinic-agent/internal/plan"
 	"github.com/multinic-agent/multinic-agent/internal/reconcile"
 )
@@ -24,13 +19,7 @@ import (
 // health snapshot and the links it watches. Its allocations add to the
 // cycle's (BenchmarkIdleCycle) in the collector's pace.
 func BenchmarkIdleBookkeeping(b *testing.B) {
-	m := metrics.New("test", "debian", "node1", func() int64 { return 0 })
-	d := &Daemon{
-		Rec:     &reconcile.Reconciler{Backend: netplan.Backend{}},
-		Metrics: m,
-		Health:  health.NewState(time.Minute),
-		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
+	d := bookkeepingDaemon()
 	var res reconcile.Result
 	for k := range 10 {
 		mac := fmt.Sprintf("fa:16:3e:00:00:%02x", k+1)

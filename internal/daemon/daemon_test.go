@@ -23,13 +23,8 @@ import (
 // JSON's interface list with its reason and in
 // multinic_errors_total{error_type="validation"}; the good row does not.
 func TestBadRowIsVisible(t *testing.T) {
-	m := metrics.New("test", "debian", "node1", func() int64 { return 0 })
-	d := &Daemon{
-		Rec:     &reconcile.Reconciler{Backend: netplan.Backend{}},
-		Metrics: m,
-		Health:  health.NewState(time.Minute),
-		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
+	d := bookkeepingDaemon()
+	m := d.Metrics
 	res := reconcile.Result{Rows: []reconcile.RowResult{
 		{ID: 1, Name: "multinic0", MAC: "fa:16:3e:00:00:01", State: plan.StateConfigured, Changed: true},
 		{ID: 2, MAC: "fa:16:3e:00:00:02", State: plan.StateFailed, Err: plan.Classed(plan.Validation, errors.New("row 2: address 10.0.0.300 is not an IP address"))},
@@ -54,6 +49,17 @@ func TestBadRowIsVisible(t *testing.T) {
 	snap = d.Health.Get()
 	if snap.Status() != health.Unhealthy || len(snap.Interfaces) != 2 || snap.DBConnected {
 		t.Errorf("after a failed read: %s %+v", snap.Status(), snap)
+	}
+}
+
+// bookkeepingDaemon is a Daemon with what keeping a result needs: the
+// metrics, health and a log, no database.
+func bookkeepingDaemon() *Daemon {
+	return &Daemon{
+		Rec:     &reconcile.Reconciler{Backend: netplan.Backend{}},
+		Metrics: metrics.New("test", "debian", "node1", func() int64 { return 0 }),
+		Health:  health.NewState(time.Minute),
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 }
 
