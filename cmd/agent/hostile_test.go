@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/multinic-agent/multinic-agent/internal/harness"
+	"github.com/multinic-agent/multinic-agent/internal/netplan"
+	"github.com/multinic-agent/multinic-agent/internal/networkd"
 	"github.com/multinic-agent/multinic-agent/internal/testenv"
 )
 
@@ -204,33 +206,71 @@ func TestReadOnlyProcSysDoesNotFailTheRow(t *testing.T) {
 // has no CAP_DAC_OVERRIDE, so a file of mode 0000 is unreadable to it, and
 // state.json can be replaced by a directory. Either used to stop every row
 // while / said healthy. Now the file stops only the row that would write
-// it, the state lives on in memory, and health says what is wrong.
+// it, the state lives on in memory, and health says what is wrong. Where
+// the backend activates files one by one (networkd) the other row's change
+// applies and stays. netplan's generator reads every file of /etc/netplan
+// and fails on the unreadable one, so there the other row's file change
+// waits, its NIC is never touched (no change applied and rolled back at
+// every retry), and its error names the file.
 func TestAnUnreadableFileOrStateStopsOnlyWhatItMust(t *testing.T) {
 	testenv.RequireTool(t, "setpriv")
-	n := newNode(t)
-	n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0f:31")
-	n.ns.AddNIC(t, "ens5", "fa:16:3e:00:0f:32")
-	stuck := n.db.AddRow(t, "node1", "fa:16:3e:00:0f:31", "s4", "10.30.0.181", nil)
-	goes := n.db.AddRow(t, "node1", "fa:16:3e:00:0f:32", "s4", "10.30.0.182", nil)
-	n.once()
-	os.Chmod(filepath.Join(n.root, "etc/netplan/90-multinic0.yaml"), 0)
-	state := filepath.Join(n.root, "var/lib/multinic-agent/state.json")
-	os.Remove(state)
-	os.Mkdir(state, 0o700)
+	for _, c := range []struct {
+		backend, file string
+		applies       bool
+	}{
+		{"networkd", networkd.NetworkPath("multinic0"), true},
+		{"netplan", netplan.Path("multinic0"), false},
+	} {
+		t.Run(c.backend, func(t *testing.T) {
+			n := newNode(t)
+			n.setEnv("NETWORK_BACKEND=" + c.backend)
+			n.ns.AddNIC(t, "ens4", "fa:16:3e:00:0f:31")
+			n.ns.AddNIC(t, "ens5", "fa:16:3e:00:0f:32")
+			stuck := n.db.AddRow(t, "node1", "fa:16:3e:00:0f:31", "s4", "10.30.0.181", nil)
+			goes := n.db.AddRow(t, "node1", "fa:16:3e:00:0f:32", "s4", "10.30.0.182", nil)
+			n.once()
+			if err := os.Chmod(filepath.Join(n.root, c.file), 0); err != nil {
+				t.Fatal(err)
+			}
+			state := filepath.Join(n.root, "var/lib/multinic-agent/state.json")
+			os.Remove(state)
+			os.Mkdir(state, 0o700)
 
-	// The unit's capabilities: root without CAP_DAC_OVERRIDE.
-	d := n.startDaemonWith([]string{"setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"}, "POLL_INTERVAL=1s")
-	d.waitNotify(t, "READY=1", 10*time.Second)
-	n.db.Exec(t, "UPDATE multi_interface SET mtu = 1400 WHERE id IN (?, ?)", stuck, goes)
-	testenv.WaitFor(t, 10*time.Second, "the other row's change applies", func() bool { return n.ns.Link(t, "multinic1").MTU == 1400 })
-	if n.ns.Link(t, "multinic0").MTU == 1400 {
-		t.Error("the row whose file cannot be read was changed")
-	}
-	c := n.ns.HTTPClient()
-	code, body := get(t, c, "/")
-	if code != 200 || !strings.Contains(body, `"status": "degraded"`) || !strings.Contains(body, "the agent's state") ||
-		!strings.Contains(body, "the agent does not change a file it cannot read") {
-		t.Errorf("GET / %d:\n%s", code, body)
+			// The unit's capabilities: root without CAP_DAC_OVERRIDE.
+			d := n.startDaemonWith([]string{"setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"}, "POLL_INTERVAL=1s")
+			d.waitNotify(t, "READY=1", 10*time.Second)
+			n.db.Exec(t, "UPDATE multi_interface SET mtu = 1400 WHERE id IN (?, ?)", stuck, goes)
+			c2 := n.ns.HTTPClient()
+			want := `"name": "multinic1",`
+			if c.applies {
+				testenv.WaitFor(t, 10*time.Second, "the other row's change applies", func() bool { return n.ns.Link(t, "multinic1").MTU == 1400 })
+			} else {
+				want = "reads " + c.file + " with this row's files"
+				testenv.WaitFor(t, 10*time.Second, "the other row's error names the unreadable file", func() bool {
+					_, body := get(t, c2, "/")
+					return strings.Contains(body, want)
+				})
+			}
+			// Three more polls: the other row's NIC stays as the row's
+			// outcome says, and the unreadable file's NIC is never changed.
+			wantMTU := map[bool]int{true: 1400, false: 1500}[c.applies]
+			for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+				if m := n.ns.Link(t, "multinic1").MTU; m != wantMTU {
+					t.Fatalf("multinic1 MTU %d, want %d throughout", m, wantMTU)
+				}
+				if n.ns.Link(t, "multinic0").MTU == 1400 {
+					t.Fatal("the row whose file cannot be read was changed")
+				}
+			}
+			code, body := get(t, c2, "/")
+			if code != 200 || !strings.Contains(body, `"status": "degraded"`) || !strings.Contains(body, "the agent's state") ||
+				!strings.Contains(body, "the agent does not change a file it cannot read") || !strings.Contains(body, want) {
+				t.Errorf("GET / %d:\n%s", code, body)
+			}
+			if got := n.db.Success(t, goes); got != map[bool]int{true: 1, false: 0}[c.applies] {
+				t.Errorf("the other row's netplan_success %d", got)
+			}
+		})
 	}
 }
 

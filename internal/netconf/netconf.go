@@ -111,6 +111,13 @@ type Marked interface {
 	HasMark(content []byte) bool
 }
 
+// ReadTogether is implemented by backends whose activation reads all of
+// some files at once (netplan's generator reads every file of
+// /etc/netplan): while one of them cannot be read, every activation fails.
+type ReadTogether interface {
+	ReadTogether(path string) bool
+}
+
 // Canonical is implemented by backends whose files the tool that owns the
 // format rewrites in its own layout (keys reordered, defaults left out):
 // two contents with the same canonical form say the same thing.

@@ -32,6 +32,10 @@ func (Backend) Name() string { return "netplan" }
 // Dirs implements netconf.Backend.
 func (Backend) Dirs() []string { return []string{Dir} }
 
+// ReadTogether implements netconf.ReadTogether: the generator reads every
+// file of Dir, and fails on one it cannot read.
+func (Backend) ReadTogether(path string) bool { return strings.HasPrefix(path, Dir+"/") }
+
 // Owns implements netconf.Backend: 9N-multinicN.yaml, both digits equal.
 func (Backend) Owns(path string) (string, bool) {
 	m := pathRE.FindStringSubmatch(path)

@@ -201,6 +201,9 @@ type Input struct {
 	Reserved []Reserved
 	// PrevAbsent holds the orphan paths of the previous successful read.
 	PrevAbsent map[string]bool
+	// ReadTogether, when set, reports the paths whose files the backend's
+	// activation reads all at once (netconf.ReadTogether).
+	ReadTogether func(path string) bool
 }
 
 func (in Input) same(path string, content, want []byte) bool {
@@ -372,8 +375,44 @@ func Build(in Input) Plan {
 	}
 
 	p.Orphans, p.Absent = orphans(in, rowMACs, rendered, byMAC)
+	holdReadTogether(&p, in)
 	checkAddressMoves(&p, addrOwner)
 	return p
+}
+
+// holdReadTogether fails the rows, and keeps the orphans, that would change
+// a file the backend's activation reads together with one the agent cannot
+// read: that activation can only fail, and the change would be applied and
+// rolled back at every retry.
+func holdReadTogether(p *Plan, in Input) {
+	if in.ReadTogether == nil {
+		return
+	}
+	var stuck *netconf.Owned
+	for k := range in.Files {
+		if f := &in.Files[k]; f.Unreadable && in.ReadTogether(f.Path) {
+			stuck = f
+			break
+		}
+	}
+	if stuck == nil {
+		return
+	}
+	touches := func(acts []Action) bool {
+		return slices.ContainsFunc(acts, func(a Action) bool { return a.Path != "" && in.ReadTogether(a.Path) })
+	}
+	for k := range p.Ifaces {
+		it := &p.Ifaces[k]
+		if it.Err == nil && touches(it.Actions) {
+			it.Actions = nil
+			it.fail(Conflict, fmt.Errorf("row %d: the backend's activation reads %s with this row's files, and the agent cannot read it (%v): nothing is changed for this row until it can; fix its permissions or move it away", it.Row.ID, stuck.Path, stuck.Err))
+		}
+	}
+	for k := range p.Orphans {
+		if o := &p.Orphans[k]; o.Kept == "" && touches(o.Actions) {
+			o.Actions, o.Kept = nil, fmt.Sprintf("its files are activated with %s, which the agent cannot read (%v)", stuck.Path, stuck.Err)
+		}
+	}
 }
 
 // checkAddressMoves fails the rows whose address is on another link that

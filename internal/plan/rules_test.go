@@ -40,6 +40,28 @@ func ownFile(name, mac, addr string) netconf.Owned {
 	return owned(netplan.Backend{}, i)
 }
 
+// together is a node whose multinic0 file cannot be read, with row 2's
+// NIC at mtu and its file holding content (nil: what the agent renders),
+// and the file of an orphan gone from two reads; readTogether says whether
+// the backend's activation reads its files all at once, as netplan's does.
+func together(readTogether bool, mac string, mtu int, content []byte) Input {
+	rowB := row(2, mac, "10.2.0.5", "10.2.0.0/24", 1500)
+	link := nic(6, "multinic1", mac, "10.2.0.5/24")
+	link.MTU = mtu
+	file := owned(netplan.Backend{}, netconf.Iface{RowID: 2, Name: "multinic1", MAC: mac, Addr: netip.MustParsePrefix("10.2.0.5/24"), MTU: 1500})
+	if content != nil {
+		file.Content = content
+	}
+	gone := ownFile("multinic2", "fa:16:3e:00:00:0c", "10.3.0.5/24")
+	in := node([]Row{row(1, macA, "10.1.0.5", "10.1.0.0/24", 1500), rowB}, []Link{nic(5, "multinic0", macA), link},
+		netconf.Owned{Path: netplan.Path("multinic0"), Name: "multinic0", Unreadable: true, Err: errors.New("open: permission denied")}, file, gone)
+	in.PrevAbsent = map[string]bool{gone.Path: true}
+	if readTogether {
+		in.ReadTogether = netplan.Backend{}.ReadTogether
+	}
+	return in
+}
+
 func kindsOf(acts []Action) []Kind {
 	var ks []Kind
 	for _, a := range acts {
@@ -178,6 +200,35 @@ func TestRules(t *testing.T) {
 			func(t *testing.T, p Plan) {
 				if len(p.Orphans) != 0 || len(p.Absent) != 0 {
 					t.Errorf("orphans %v, absent %v", p.Orphans, p.Absent)
+				}
+			}},
+		{"a file read together with one the agent cannot read is not changed",
+			together(true, macB, 1500, []byte("stale")),
+			func(t *testing.T, p Plan) {
+				refused(t, p.Ifaces[0], Conflict, "does not change a file it cannot read")
+				refused(t, p.Ifaces[1], Conflict, "reads "+netplan.Path("multinic0")+" with this row's files")
+				if len(p.Orphans) != 1 || !strings.Contains(p.Orphans[0].Kept, "which the agent cannot read") || len(p.Orphans[0].Actions) != 0 {
+					t.Errorf("orphans %+v, want the orphan kept", p.Orphans)
+				}
+			}},
+		{"an unreadable file stops only its row where files are activated one by one",
+			together(false, macB, 1500, []byte("stale")),
+			func(t *testing.T, p Plan) {
+				refused(t, p.Ifaces[0], Conflict, "does not change a file it cannot read")
+				accepted(t, p.Ifaces[1])
+				if !slices.Contains(kindsOf(p.Ifaces[1].Actions), WriteFile) {
+					t.Errorf("row 2 actions %v, want its file written", p.Ifaces[1].Actions)
+				}
+				if len(p.Orphans) != 1 || p.Orphans[0].Kept != "" || len(p.Orphans[0].Actions) == 0 {
+					t.Errorf("orphans %+v, want the orphan removed", p.Orphans)
+				}
+			}},
+		{"a live change beside an unreadable file read together still applies",
+			together(true, macB, 1400, nil),
+			func(t *testing.T, p Plan) {
+				accepted(t, p.Ifaces[1])
+				if !slices.Equal(kindsOf(p.Ifaces[1].Actions), []Kind{SetMTU}) {
+					t.Errorf("row 2 actions %v, want only its MTU set", p.Ifaces[1].Actions)
 				}
 			}},
 		{"someone else's file at the agent's path fails the row",

@@ -86,7 +86,9 @@ type Reconciler struct {
 	scanner  *netconf.Scanner
 	claims   map[string]parsedClaims
 	render   *renderCache
-	view     *kernelView
+	// readTogether is the backend's netconf.ReadTogether, if it has one.
+	readTogether func(path string) bool
+	view         *kernelView
 	// silent are the default gateways that did not answer an echo request
 	// before a change, and when (see answeringGateways).
 	silent map[netip.Addr]time.Time
@@ -406,6 +408,9 @@ func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input,
 		// view of the links does: an idle cycle then stats no file.
 		r.scanner = &netconf.Scanner{Root: r.Root, Backends: append([]netconf.Backend{r.Backend}, r.Others...), Other: claims.Relevant, Extra: claims.Files, Watch: r.watching()}
 		r.render = &renderCache{Backend: r.Backend}
+		if t, ok := r.Backend.(netconf.ReadTogether); ok {
+			r.readTogether = t.ReadTogether
+		}
 		if r.ClaimsRead == nil {
 			r.ClaimsRead = claims.Read(r.Backend.Name(), "")
 		}
@@ -421,7 +426,8 @@ func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input,
 		}
 	}
 	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.snap.DefaultRoute, Render: r.render.Render, Same: r.same,
-		Claims: r.otherClaims(), ClaimsRead: r.ClaimsRead, Reserved: view.reserved, PrevAbsent: r.state.confirmedAbsent(time.Now(), r.MinAbsence)}, nil
+		Claims: r.otherClaims(), ClaimsRead: r.ClaimsRead, Reserved: view.reserved, PrevAbsent: r.state.confirmedAbsent(time.Now(), r.MinAbsence),
+		ReadTogether: r.readTogether}, nil
 }
 
 // parsedClaims are the claims of one file that is not the agent's, for
