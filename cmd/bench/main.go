@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -213,7 +214,15 @@ func mainErr(args []string) error {
 		if err := os.MkdirAll(filepath.Dir(*resultsPath), 0o755); err != nil {
 			return err
 		}
-		b, _ := json.MarshalIndent(res, "", "  ")
+		// JSON has no NaN or infinity, which a figure with no data is (the
+		// median of nothing): such a figure is recorded as 0, and named.
+		if none := zeroNonFinite(reflect.ValueOf(res), "results"); len(none) > 0 {
+			logf("no data for %s: recorded as 0 in %s", strings.Join(none, ", "), *resultsPath)
+		}
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding the figures for %s: %w", *resultsPath, err)
+		}
 		return os.WriteFile(*resultsPath, b, 0o644)
 	}
 
@@ -338,11 +347,16 @@ func mainErr(args []string) error {
 	if part == "doc" {
 		res.DocCommand = command
 	}
+	// The report is rendered before save records figures with no data as 0.
+	doc := ""
+	if *out != "" {
+		doc = report(res)
+	}
 	if err := save(); err != nil {
 		return err
 	}
 	if *out != "" {
-		if err := os.WriteFile(*out, []byte(report(res)), 0o644); err != nil {
+		if err := os.WriteFile(*out, []byte(doc), 0o644); err != nil {
 			return err
 		}
 		logf("wrote %s (figures in %s)", *out, *resultsPath)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -217,4 +218,50 @@ func load1() float64 {
 	}
 	v, _ := strconv.ParseFloat(f[0], 64)
 	return v
+}
+
+// zeroNonFinite sets every NaN or infinite float reachable from v (through
+// pointers, structs, slices, arrays and maps) to 0 and returns where they
+// were, as path.Field[index].
+func zeroNonFinite(v reflect.Value, path string) []string {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return zeroNonFinite(v.Elem(), path)
+		}
+	case reflect.Float32, reflect.Float64:
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			if v.CanSet() {
+				v.SetFloat(0)
+			}
+			return []string{path}
+		}
+	case reflect.Struct:
+		var out []string
+		for k := range v.NumField() {
+			if v.Type().Field(k).IsExported() {
+				out = append(out, zeroNonFinite(v.Field(k), path+"."+v.Type().Field(k).Name)...)
+			}
+		}
+		return out
+	case reflect.Slice, reflect.Array:
+		var out []string
+		for k := range v.Len() {
+			out = append(out, zeroNonFinite(v.Index(k), fmt.Sprintf("%s[%d]", path, k))...)
+		}
+		return out
+	case reflect.Map:
+		// Map values are not addressable: each is fixed in a copy, put back.
+		var out []string
+		for it := v.MapRange(); it.Next(); {
+			e := reflect.New(it.Value().Type()).Elem()
+			e.Set(it.Value())
+			if none := zeroNonFinite(e, fmt.Sprintf("%s[%v]", path, it.Key())); len(none) > 0 {
+				v.SetMapIndex(it.Key(), e)
+				out = append(out, none...)
+			}
+		}
+		return out
+	}
+	return nil
 }
