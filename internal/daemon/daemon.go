@@ -67,9 +67,11 @@ type Daemon struct {
 	// unreachable is set when the last cycle failed because the database
 	// server could not be reached at all.
 	unreachable bool
-	processed   int64
-	failed      int64
-	lastSync    time.Time
+	// settling is set when the last cycle left a row's NIC to udev.
+	settling  bool
+	processed int64
+	failed    int64
+	lastSync  time.Time
 	// watched are the link indexes and MACs whose changes trigger a cycle.
 	watchIdx map[int]bool
 	watchMAC map[string]bool
@@ -237,6 +239,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	cycle := func(why string) {
 		d.cycle(ctx, why)
 		rewind()
+		if d.settling && !pending {
+			// A row's NIC is still being added by udev, which announces
+			// the end of it only when it renames the NIC: look again.
+			pending = true
+			debounce.Reset(d.Debounce)
+		}
 	}
 	// after runs a cycle that did not come from the poll timer: one that
 	// ends a backoff (it reached the database) brings the next poll back
@@ -396,6 +404,7 @@ func (d *Daemon) cycle(ctx context.Context, why string) {
 func (d *Daemon) record(why string, res reconcile.Result, err error, took time.Duration) {
 	d.Metrics.ObserveCycle(res, err, took)
 	d.unreachable = err != nil && d.Unreachable != nil && d.Unreachable(err)
+	d.settling = err == nil && res.Settling
 	if err != nil {
 		d.level++
 		args := []any{"trigger", why, "error", err, "backoff_level", d.level, "next_in", d.Schedule.Base(d.level).String()}

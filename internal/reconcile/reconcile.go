@@ -88,7 +88,11 @@ type Reconciler struct {
 	render   *renderCache
 	// readTogether is the backend's netconf.ReadTogether, if it has one.
 	readTogether func(path string) bool
-	view         *kernelView
+	// udevDone are the links udev has finished adding; settling is set
+	// while a row's NIC is still being added (udevSettled).
+	udevDone map[int]bool
+	settling bool
+	view     *kernelView
 	// silent are the default gateways that did not answer an echo request
 	// before a change, and when (see answeringGateways).
 	silent map[netip.Addr]time.Time
@@ -212,6 +216,9 @@ type Result struct {
 	Duration time.Duration
 	// Phases is where the cycle's time went.
 	Phases Phases
+	// Settling is set when a row's NIC was left alone because udev has not
+	// finished adding it (it may still rename it): look again soon.
+	Settling bool
 }
 
 // Phases are the durations of a cycle's steps: reading the rows and the
@@ -425,9 +432,54 @@ func (r *Reconciler) observe(ctx context.Context, rows []store.Row) (plan.Input,
 			r.Log.Error("agent state unusable; going on with it in memory", "error", r.state.problem)
 		}
 	}
-	return plan.Input{Links: view.links, Files: files, Protected: view.protected, DefaultRoute: view.snap.DefaultRoute, Render: r.render.Render, Same: r.same,
+	return plan.Input{Links: r.udevSettled(view.links, rows), Files: files, Protected: view.protected, DefaultRoute: view.snap.DefaultRoute, Render: r.render.Render, Same: r.same,
 		Claims: r.otherClaims(), ClaimsRead: r.ClaimsRead, Reserved: view.reserved, PrevAbsent: r.state.confirmedAbsent(time.Now(), r.MinAbsence),
 		ReadTogether: r.readTogether}, nil
+}
+
+// udevSettled returns ls without the links of rows that udev has not
+// finished adding (links.UdevPending): their rows wait, as for a NIC not
+// yet there, and the cycle's result says Settling so that the daemon looks
+// again soon. A link found settled is not looked at again.
+func (r *Reconciler) udevSettled(ls []links.Link, rows []store.Row) []links.Link {
+	var macs map[string]bool // the rows' MACs, once a link is not known settled
+	pending := func(l links.Link) bool {
+		if r.udevDone[l.Index] {
+			return false
+		}
+		if !links.UdevPending(r.Root, l.Index) {
+			if r.udevDone == nil {
+				r.udevDone = map[int]bool{}
+			}
+			r.udevDone[l.Index] = true
+			return false
+		}
+		if macs == nil {
+			macs = map[string]bool{}
+			for _, row := range rows {
+				if m, err := netconf.NormalMAC(row.MAC); err == nil {
+					macs[m] = true
+				}
+			}
+		}
+		if !macs[l.MAC] {
+			return false
+		}
+		r.Log.Debug("udev has not finished adding the NIC; its row waits", "name", l.Name, "mac", l.MAC, "index", l.Index)
+		return true
+	}
+	k := slices.IndexFunc(ls, pending)
+	r.settling = k >= 0
+	if k < 0 {
+		return ls
+	}
+	out := slices.Clone(ls[:k])
+	for _, l := range ls[k+1:] {
+		if !pending(l) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // parsedClaims are the claims of one file that is not the agent's, for
@@ -527,7 +579,7 @@ func (r *Reconciler) Cycle(ctx context.Context) (Result, error) {
 	read := time.Since(start)
 	finish := context.WithoutCancel(ctx)
 	res := r.apply(finish, ctx.Done(), p, in.Files)
-	res.Plan = p
+	res.Plan, res.Settling = p, r.settling
 	res.Phases.Read = read
 	reported := time.Now()
 	reportErr := r.report(finish, &res)
