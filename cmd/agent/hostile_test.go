@@ -217,9 +217,11 @@ func TestAnUnreadableFileOrStateStopsOnlyWhatItMust(t *testing.T) {
 	for _, c := range []struct {
 		backend, file string
 		applies       bool
+		// multinic1's MTU throughout and its row's netplan_success.
+		mtu, success int
 	}{
-		{"networkd", networkd.NetworkPath("multinic0"), true},
-		{"netplan", netplan.Path("multinic0"), false},
+		{"networkd", networkd.NetworkPath("multinic0"), true, 1400, 1},
+		{"netplan", netplan.Path("multinic0"), false, 1500, 0},
 	} {
 		t.Run(c.backend, func(t *testing.T) {
 			n := newNode(t)
@@ -253,10 +255,9 @@ func TestAnUnreadableFileOrStateStopsOnlyWhatItMust(t *testing.T) {
 			}
 			// Three more polls: the other row's NIC stays as the row's
 			// outcome says, and the unreadable file's NIC is never changed.
-			wantMTU := map[bool]int{true: 1400, false: 1500}[c.applies]
 			for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-				if m := n.ns.Link(t, "multinic1").MTU; m != wantMTU {
-					t.Fatalf("multinic1 MTU %d, want %d throughout", m, wantMTU)
+				if m := n.ns.Link(t, "multinic1").MTU; m != c.mtu {
+					t.Fatalf("multinic1 MTU %d, want %d throughout", m, c.mtu)
 				}
 				if n.ns.Link(t, "multinic0").MTU == 1400 {
 					t.Fatal("the row whose file cannot be read was changed")
@@ -267,8 +268,8 @@ func TestAnUnreadableFileOrStateStopsOnlyWhatItMust(t *testing.T) {
 				!strings.Contains(body, "the agent does not change a file it cannot read") || !strings.Contains(body, want) {
 				t.Errorf("GET / %d:\n%s", code, body)
 			}
-			if got := n.db.Success(t, goes); got != map[bool]int{true: 1, false: 0}[c.applies] {
-				t.Errorf("the other row's netplan_success %d", got)
+			if got := n.db.Success(t, goes); got != c.success {
+				t.Errorf("the other row's netplan_success %d, want %d", got, c.success)
 			}
 		})
 	}

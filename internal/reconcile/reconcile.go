@@ -374,17 +374,23 @@ func (r *Reconciler) kernel(ctx context.Context, rows []store.Row) (*kernelView,
 	return r.view, nil
 }
 
-// readRA reads what the links that rows name learn from the network.
-func (r *Reconciler) readRA(v *kernelView, rows []store.Row) {
-	if v.raFor != nil && slices.Equal(v.raFor, rows) {
-		return
-	}
+// rowMACs are the rows' valid MACs, normalised as links report them.
+func rowMACs(rows []store.Row) map[string]bool {
 	macs := map[string]bool{}
 	for _, row := range rows {
 		if mac, err := netconf.NormalMAC(row.MAC); err == nil {
 			macs[mac] = true
 		}
 	}
+	return macs
+}
+
+// readRA reads what the links that rows name learn from the network.
+func (r *Reconciler) readRA(v *kernelView, rows []store.Row) {
+	if v.raFor != nil && slices.Equal(v.raFor, rows) {
+		return
+	}
+	macs := rowMACs(rows)
 	failed := false
 	for k := range v.links {
 		l := &v.links[k]
@@ -455,12 +461,7 @@ func (r *Reconciler) udevSettled(ls []links.Link, rows []store.Row) []links.Link
 			return false
 		}
 		if macs == nil {
-			macs = map[string]bool{}
-			for _, row := range rows {
-				if m, err := netconf.NormalMAC(row.MAC); err == nil {
-					macs[m] = true
-				}
-			}
+			macs = rowMACs(rows)
 		}
 		if !macs[l.MAC] {
 			return false
